@@ -1,0 +1,427 @@
+import Balancer
+import Foundation
+import PacketRewrite
+import Yams
+
+/// Reads and validates an nfq-lb YAML config, reporting every problem with file, line and field.
+///
+/// Unknown keys are errors, not ignored: a misspelt `sesionAffinity` silently meaning "no
+/// affinity" is the kind of config bug that takes a day to find.
+public struct ConfigLoader: Sendable {
+    public var registry: StrategyRegistry
+
+    public init(registry: StrategyRegistry = .standard) {
+        self.registry = registry
+    }
+
+    public func load(path: String) throws(ConfigError) -> NFQLBConfig {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(issues: [ConfigIssue(file: path, line: 0, field: "", message: "cannot read: \(error.localizedDescription)")])
+        }
+        return try parse(text, file: path)
+    }
+
+    public func parse(_ text: String, file: String) throws(ConfigError) -> NFQLBConfig {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw ConfigError(issues: [Self.issue(for: error, file: file)])
+        } catch {
+            throw ConfigError(issues: [ConfigIssue(file: file, line: 0, field: "", message: "not YAML: \(error)")])
+        }
+        var reader = ConfigReader(file: file, registry: registry)
+        guard let root else {
+            throw ConfigError(issues: [ConfigIssue(file: file, line: 0, field: "", message: "the file is empty; it needs at least serviceCIDRs and services")])
+        }
+        let config = reader.readConfig(root)
+        if !reader.issues.isEmpty || config == nil {
+            throw ConfigError(issues: reader.issues)
+        }
+        return config!
+    }
+
+    private static func issue(for error: YamlError, file: String) -> ConfigIssue {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+            return ConfigIssue(file: file, line: mark.line, field: "", message: "YAML syntax: \(problem)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return ConfigIssue(file: file, line: context.mark.line, field: "", message: "duplicate key \(duplicates.joined(separator: ", "))")
+        default:
+            return ConfigIssue(file: file, line: 0, field: "", message: "YAML: \(error)")
+        }
+    }
+}
+
+/// The walk over the YAML node tree; collects issues instead of stopping at the first.
+struct ConfigReader {
+    let file: String
+    let registry: StrategyRegistry
+    private(set) var issues: [ConfigIssue] = []
+
+    init(file: String, registry: StrategyRegistry) {
+        self.file = file
+        self.registry = registry
+    }
+
+    static let topLevelKeys = ["queues", "serviceCIDRs", "tcpMode", "queue", "malformedPackets", "marks", "conntrack",
+                               "masqueradeAddress", "pickCacheMilliseconds", "metrics", "services"]
+    static let serviceKeys = ["name", "vip", "port", "protocol", "strategy", "strategyOptions", "sessionAffinity",
+                              "masquerade", "endpointRemoval", "healthCheck", "endpoints"]
+    static let endpointKeys = ["address", "port", "weight", "ready", "serving", "terminating"]
+
+    mutating func report(_ node: Node?, _ field: String, _ message: String) {
+        issues.append(ConfigIssue(file: file, line: node?.mark?.line ?? 0, field: field, message: message))
+    }
+
+    // MARK: Document
+
+    mutating func readConfig(_ root: Node) -> NFQLBConfig? {
+        guard let top = mapping(root, "", keys: Self.topLevelKeys) else { return nil }
+        let queues = readQueues(top["queues"]) ?? 0...0
+        let cidrs = readCIDRs(top["serviceCIDRs"])
+        let tcpMode = choice(top["tcpMode"], "tcpMode", default: NFQLBConfig.TCPMode.conntrack)
+        var queue = QueueConfiguration()
+        var bypass = true
+        if let node = top["queue"], let fields = mapping(node, "queue", keys: ["maxLength", "copyRange", "failOpen", "gso", "bypass", "receiveBufferBytes"]) {
+            queue.maxLength = UInt32(integer(fields["maxLength"], "queue.maxLength", in: 1...1_048_576) ?? Int(queue.maxLength))
+            queue.copyRange = integer(fields["copyRange"], "queue.copyRange", in: 64...65535) ?? queue.copyRange
+            queue.failOpen = boolean(fields["failOpen"], "queue.failOpen") ?? queue.failOpen
+            queue.gso = boolean(fields["gso"], "queue.gso") ?? queue.gso
+            bypass = boolean(fields["bypass"], "queue.bypass") ?? bypass
+            queue.receiveBufferBytes = integer(fields["receiveBufferBytes"], "queue.receiveBufferBytes", in: 65536...(1 << 30))
+        }
+        let malformed = choice(top["malformedPackets"], "malformedPackets", default: NFQLBConfig.MalformedPacketPolicy.accept)
+        var marks = MarkLayout.default
+        if let node = top["marks"], let fields = mapping(node, "marks", keys: ["mask"]), let maskNode = fields["mask"] {
+            if let mask = Self.parseUInt32(maskNode.scalar?.string ?? ""), let layout = MarkLayout(mask: mask) {
+                marks = layout
+            } else {
+                report(maskNode, "marks.mask", "must be one contiguous run of at least 8 bits, e.g. 0xffff0000; got '\(maskNode.scalar?.string ?? "?")'")
+            }
+        }
+        var tcpTimeout: UInt32 = 120, udpTimeout: UInt32 = 30
+        if let node = top["conntrack"], let fields = mapping(node, "conntrack", keys: ["tcpTimeoutSeconds", "udpTimeoutSeconds"]) {
+            tcpTimeout = UInt32(integer(fields["tcpTimeoutSeconds"], "conntrack.tcpTimeoutSeconds", in: 1...86400) ?? 120)
+            udpTimeout = UInt32(integer(fields["udpTimeoutSeconds"], "conntrack.udpTimeoutSeconds", in: 1...86400) ?? 30)
+        }
+        let masquerade = top["masqueradeAddress"].flatMap { address($0, "masqueradeAddress") }
+        let pickCache = UInt32(integer(top["pickCacheMilliseconds"], "pickCacheMilliseconds", in: 0...600_000) ?? 2000)
+        var metrics = MetricsSettings()
+        if let node = top["metrics"], let fields = mapping(node, "metrics", keys: ["enabled", "address", "port"]) {
+            metrics.enabled = boolean(fields["enabled"], "metrics.enabled") ?? true
+            if let addressNode = fields["address"] {
+                let text = addressNode.scalar?.string ?? ""
+                if IPv4Address(text) == nil {
+                    report(addressNode, "metrics.address", "must be an IPv4 address such as 127.0.0.1; got '\(text)'")
+                } else {
+                    metrics.address = text
+                }
+            }
+            metrics.port = UInt16(integer(fields["port"], "metrics.port", in: 0...65535) ?? 9464)
+        }
+        let services = readServices(top["services"], cidrs: cidrs)
+        checkEndpointIDSpace(services, marks: marks, mode: tcpMode, node: top["services"])
+        return NFQLBConfig(queues: queues, serviceCIDRs: cidrs, tcpMode: tcpMode, queue: queue, queueBypass: bypass,
+                           malformedPackets: malformed, marks: marks, tcpTimeoutSeconds: tcpTimeout, udpTimeoutSeconds: udpTimeout,
+                           masqueradeAddress: masquerade, pickCacheMilliseconds: pickCache, metrics: metrics, services: services)
+    }
+
+    mutating func readQueues(_ node: Node?) -> ClosedRange<UInt16>? {
+        guard let node else {
+            report(nil, "queues", "is required (e.g. \"0:1\": the NFQUEUE numbers, one worker each)")
+            return nil
+        }
+        let text = node.scalar?.string ?? ""
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        let numbers = parts.map { UInt16($0.trimmingCharacters(in: .whitespaces)) }
+        switch (numbers.count, numbers.first ?? nil, numbers.last ?? nil) {
+        case (1, let a?, _): return a...a
+        case (2, let a?, let b?) where a <= b:
+            if Int(b) - Int(a) >= 64 {
+                report(node, "queues", "at most 64 queues (one worker thread each); got \(Int(b) - Int(a) + 1)")
+                return nil
+            }
+            return a...b
+        default:
+            report(node, "queues", "must be a queue number or a range \"A:B\" with A <= B <= 65535; got '\(text)'")
+            return nil
+        }
+    }
+
+    mutating func readCIDRs(_ node: Node?) -> [IPPrefix] {
+        guard let node else {
+            report(nil, "serviceCIDRs", "is required (e.g. [10.96.0.0/12]: the addresses the hooks send to the queue)")
+            return []
+        }
+        guard let items = sequence(node, "serviceCIDRs"), !items.isEmpty else {
+            if node.sequence != nil { report(node, "serviceCIDRs", "must list at least one CIDR") }
+            return []
+        }
+        var result: [IPPrefix] = []
+        for (i, item) in items.enumerated() {
+            let text = item.scalar?.string ?? ""
+            guard let prefix = IPPrefix(text) else {
+                report(item, "serviceCIDRs[\(i)]", "not a CIDR such as 10.96.0.0/12; got '\(text)'")
+                continue
+            }
+            guard prefix.address.isIPv4 else {
+                report(item, "serviceCIDRs[\(i)]", "IPv6 service ranges are not supported by the hooks yet; got '\(text)'")
+                continue
+            }
+            result.append(prefix)
+        }
+        return result
+    }
+
+    // MARK: Services
+
+    mutating func readServices(_ node: Node?, cidrs: [IPPrefix]) -> [ServiceConfig] {
+        guard let node else { return [] }
+        guard let items = sequence(node, "services") else { return [] }
+        var result: [ServiceConfig] = []
+        var seenKeys: [ServiceKey: Int] = [:]
+        var seenNames: [String: Int] = [:]
+        for (i, item) in items.enumerated() {
+            let path = "services[\(i)]"
+            guard let config = readService(item, path: path, cidrs: cidrs) else { continue }
+            let service = config.service
+            if let first = seenKeys[service.key] {
+                report(item["vip"] ?? item, "\(path).vip", "duplicate service \(service.vip):\(service.port)/\(service.proto): services[\(first)] has it already")
+            } else {
+                seenKeys[service.key] = i
+            }
+            if let first = seenNames[service.name] {
+                report(item["name"] ?? item, "\(path).name", "duplicate name '\(service.name)': services[\(first)] has it already")
+            } else {
+                seenNames[service.name] = i
+            }
+            result.append(config)
+        }
+        return result
+    }
+
+    mutating func readService(_ node: Node, path: String, cidrs: [IPPrefix]) -> ServiceConfig? {
+        guard let fields = mapping(node, path, keys: Self.serviceKeys) else { return nil }
+        let before = issues.count
+        let name = string(fields["name"], "\(path).name", required: true) ?? ""
+        if !name.isEmpty, !name.allSatisfy({ $0.isLetter || $0.isNumber || "-_./".contains($0) }) {
+            report(fields["name"], "\(path).name", "use letters, digits and - _ . / only; got '\(name)'")
+        }
+        let vip = fields["vip"].flatMap { self.address($0, "\(path).vip") }
+        if fields["vip"] == nil { report(node, "\(path).vip", "is required") }
+        if let vip, !cidrs.isEmpty, !cidrs.contains(where: { $0.contains(vip) }) {
+            report(fields["vip"], "\(path).vip", "\(vip) is outside serviceCIDRs (\(cidrs.map(\.description).joined(separator: ", "))): the hooks would never queue it")
+        }
+        let port = integer(fields["port"], "\(path).port", in: 1...65535, required: true, parent: node)
+        let proto: IPProtocolNumber
+        switch fields["protocol"]?.scalar?.string.lowercased() {
+        case nil, "tcp": proto = .tcp
+        case "udp": proto = .udp
+        case let other?:
+            report(fields["protocol"], "\(path).protocol", "must be tcp or udp; got '\(other)'")
+            proto = .tcp
+        }
+        let strategy = string(fields["strategy"], "\(path).strategy") ?? "random"
+        var options = StrategyOptions()
+        if let optionsNode = fields["strategyOptions"] {
+            if let optionFields = optionsNode.mapping {
+                for (key, value) in optionFields {
+                    guard let keyText = key.scalar?.string, let valueText = value.scalar?.string else {
+                        report(value, "\(path).strategyOptions", "options are name: value pairs of plain values")
+                        continue
+                    }
+                    options[keyText] = valueText
+                }
+            } else {
+                report(optionsNode, "\(path).strategyOptions", "must be a mapping such as {tableSize: 65537}")
+            }
+        }
+        do {
+            try registry.validate(name: strategy, options: options)
+        } catch {
+            if case .unknownStrategy(let known) = error.problem {
+                report(fields["strategy"], "\(path).strategy", "unknown '\(strategy)' (known: \(known.joined(separator: ", ")))")
+            } else if let option = error.option {
+                let optionNode = fields["strategyOptions"]?.mapping?[option] ?? fields["strategyOptions"]
+                report(optionNode, "\(path).strategyOptions.\(option)", error.description)
+            } else {
+                report(fields["strategyOptions"] ?? fields["strategy"], "\(path).strategyOptions", error.description)
+            }
+        }
+        var affinity: SessionAffinity?
+        if let affinityNode = fields["sessionAffinity"], let affinityFields = mapping(affinityNode, "\(path).sessionAffinity", keys: ["type", "timeoutSeconds"]) {
+            switch affinityFields["type"]?.scalar?.string {
+            case "ClientIP":
+                let timeout = integer(affinityFields["timeoutSeconds"], "\(path).sessionAffinity.timeoutSeconds",
+                                      in: 1...Int(SessionAffinity.maximumTimeoutSeconds))
+                affinity = SessionAffinity(timeoutSeconds: timeout.map(UInt32.init) ?? SessionAffinity.defaultTimeoutSeconds)
+            case "None", nil:
+                affinity = nil
+            case let other?:
+                report(affinityFields["type"], "\(path).sessionAffinity.type", "must be ClientIP or None; got '\(other)'")
+            }
+        }
+        let masquerade = boolean(fields["masquerade"], "\(path).masquerade") ?? false
+        let removal = choice(fields["endpointRemoval"], "\(path).endpointRemoval", default: ServiceConfig.EndpointRemoval.drain)
+        let health = fields["healthCheck"].flatMap { readHealthCheck($0, path: "\(path).healthCheck") }
+        let endpoints = readEndpoints(fields["endpoints"], path: path, vip: vip)
+        guard issues.count == before, let vip, let port else { return nil }
+        let service = Service(name: name, vip: vip, port: UInt16(port), proto: proto, strategy: strategy,
+                              strategyOptions: options, sessionAffinity: affinity, masquerade: masquerade, endpoints: endpoints)
+        return ServiceConfig(service: service, endpointRemoval: removal, healthCheck: health, line: node.mark?.line ?? 0)
+    }
+
+    mutating func readEndpoints(_ node: Node?, path: String, vip: IPAddress?) -> [Endpoint] {
+        guard let node else { return [] }
+        guard let items = sequence(node, "\(path).endpoints") else { return [] }
+        var result: [Endpoint] = []
+        var seen: [EndpointKey: Int] = [:]
+        for (j, item) in items.enumerated() {
+            let field = "\(path).endpoints[\(j)]"
+            guard let fields = mapping(item, field, keys: Self.endpointKeys) else { continue }
+            let address = fields["address"].flatMap { self.address($0, "\(field).address") }
+            if fields["address"] == nil { report(item, "\(field).address", "is required") }
+            if let address, let vip, address.isIPv4 != vip.isIPv4 {
+                report(fields["address"], "\(field).address", "\(address) is not of the VIP's address family")
+            }
+            let port = integer(fields["port"], "\(field).port", in: 1...65535, required: true, parent: item)
+            let weight = integer(fields["weight"], "\(field).weight", in: 0...10_000) ?? 1
+            let conditions = EndpointConditions(
+                ready: boolean(fields["ready"], "\(field).ready") ?? true,
+                serving: boolean(fields["serving"], "\(field).serving") ?? true,
+                terminating: boolean(fields["terminating"], "\(field).terminating") ?? false)
+            guard let address, let port else { continue }
+            let endpoint = Endpoint(address: address, port: UInt16(port), weight: UInt32(weight), conditions: conditions)
+            if let first = seen[endpoint.key] {
+                report(item, field, "duplicate endpoint \(endpoint.key): \(path).endpoints[\(first)] has it already")
+                continue
+            }
+            seen[endpoint.key] = j
+            result.append(endpoint)
+        }
+        return result
+    }
+
+    mutating func readHealthCheck(_ node: Node, path: String) -> HealthCheckSettings? {
+        guard let fields = mapping(node, path, keys: ["type", "intervalMilliseconds", "timeoutMilliseconds", "rise", "fall", "port"]) else { return nil }
+        if let type = fields["type"], type.scalar?.string != "tcp" {
+            report(type, "\(path).type", "only tcp (a connect check) is supported; got '\(type.scalar?.string ?? "?")'")
+        }
+        var settings = HealthCheckSettings()
+        settings.intervalMilliseconds = UInt32(integer(fields["intervalMilliseconds"], "\(path).intervalMilliseconds", in: 100...3_600_000) ?? Int(settings.intervalMilliseconds))
+        settings.timeoutMilliseconds = UInt32(integer(fields["timeoutMilliseconds"], "\(path).timeoutMilliseconds", in: 10...60_000) ?? Int(settings.timeoutMilliseconds))
+        settings.rise = UInt32(integer(fields["rise"], "\(path).rise", in: 1...100) ?? Int(settings.rise))
+        settings.fall = UInt32(integer(fields["fall"], "\(path).fall", in: 1...100) ?? Int(settings.fall))
+        settings.port = integer(fields["port"], "\(path).port", in: 1...65535).map(UInt16.init)
+        if settings.timeoutMilliseconds > settings.intervalMilliseconds {
+            report(fields["timeoutMilliseconds"], "\(path).timeoutMilliseconds", "must not exceed intervalMilliseconds (\(settings.intervalMilliseconds))")
+        }
+        return settings
+    }
+
+    /// In mode mark every distinct endpoint needs an id that fits the mark field.
+    mutating func checkEndpointIDSpace(_ services: [ServiceConfig], marks: MarkLayout, mode: NFQLBConfig.TCPMode, node: Node?) {
+        let distinct = Set(services.flatMap { $0.service.endpoints.map(\.key) }).count
+        let capacity = Int(marks.maximumEndpointID) - Int(MarkLayout.firstEndpointID) + 1
+        if distinct > capacity {
+            report(node, "services", "\(distinct) distinct endpoints, but marks.mask \(marks) holds only \(capacity) endpoint ids: widen the mask")
+        }
+        if mode == .mark, let v6 = services.first(where: { !$0.service.vip.isIPv4 }) {
+            report(node, "services", "tcpMode mark supports IPv4 services only; '\(v6.service.name)' is IPv6")
+        }
+    }
+
+    // MARK: Typed fields
+
+    mutating func mapping(_ node: Node, _ field: String, keys: [String]) -> Node.Mapping? {
+        guard let fields = node.mapping else {
+            report(node, field, "must be a mapping (key: value lines)")
+            return nil
+        }
+        for key in fields.keys {
+            let name = key.scalar?.string ?? "?"
+            if !keys.contains(name) {
+                let path = field.isEmpty ? name : "\(field).\(name)"
+                let hint = keys.first(where: { $0.lowercased() == name.lowercased() }).map { " (did you mean '\($0)'?)" } ?? ""
+                report(key, path, "unknown field\(hint); known: \(keys.joined(separator: ", "))")
+            }
+        }
+        return fields
+    }
+
+    mutating func sequence(_ node: Node, _ field: String) -> [Node]? {
+        guard let items = node.sequence else {
+            report(node, field, "must be a list")
+            return nil
+        }
+        return Array(items)
+    }
+
+    mutating func string(_ node: Node?, _ field: String, required: Bool = false) -> String? {
+        guard let node else {
+            if required { report(nil, field, "is required") }
+            return nil
+        }
+        guard let text = node.scalar?.string, !text.isEmpty else {
+            report(node, field, "must be a non-empty text value")
+            return nil
+        }
+        return text
+    }
+
+    mutating func integer(_ node: Node?, _ field: String, in range: ClosedRange<Int>, required: Bool = false, parent: Node? = nil) -> Int? {
+        guard let node else {
+            if required { report(parent, field, "is required") }
+            return nil
+        }
+        guard let text = node.scalar?.string, let value = Int(text) else {
+            report(node, field, "must be an integer; got '\(node.scalar?.string ?? "a structure")'")
+            return nil
+        }
+        guard range.contains(value) else {
+            report(node, field, "must be between \(range.lowerBound) and \(range.upperBound); got \(value)")
+            return nil
+        }
+        return value
+    }
+
+    mutating func boolean(_ node: Node?, _ field: String) -> Bool? {
+        guard let node else { return nil }
+        switch node.scalar?.string.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default:
+            report(node, field, "must be true or false; got '\(node.scalar?.string ?? "a structure")'")
+            return nil
+        }
+    }
+
+    mutating func address(_ node: Node, _ field: String) -> IPAddress? {
+        let text = node.scalar?.string ?? ""
+        guard let address = IPAddress(text) else {
+            report(node, field, "not an IP address; got '\(text)'")
+            return nil
+        }
+        return address
+    }
+
+    mutating func choice<T: RawRepresentable & CaseIterable>(_ node: Node?, _ field: String, default value: T) -> T where T.RawValue == String {
+        guard let node else { return value }
+        let text = node.scalar?.string ?? ""
+        guard let choice = T(rawValue: text) else {
+            report(node, field, "must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")); got '\(text)'")
+            return value
+        }
+        return choice
+    }
+
+    static func parseUInt32(_ text: String) -> UInt32? {
+        let lower = text.lowercased()
+        if lower.hasPrefix("0x") { return UInt32(lower.dropFirst(2), radix: 16) }
+        return UInt32(lower)
+    }
+}

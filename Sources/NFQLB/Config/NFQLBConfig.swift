@@ -1,0 +1,121 @@
+import Balancer
+import PacketRewrite
+
+/// The daemon's whole configuration, validated: what `check-config` accepts and `run` uses.
+public struct NFQLBConfig: Sendable, Equatable {
+    /// How a TCP flow's first packet gets its NAT (ARCHITECTURE.md, "TCP mode ...").
+    public enum TCPMode: String, Sendable, CaseIterable {
+        /// The worker creates a conntrack entry with the NAT; the kernel rewrites the SYN.
+        case conntrack
+        /// The worker rewrites the SYN in place, creates the entry, reinjects the SYN untracked.
+        case rewrite
+        /// The worker only marks the packet; our nftables map turns the mark into the NAT.
+        case mark
+    }
+
+    /// What happens to a queued packet that cannot be parsed or is not a flow's first packet.
+    public enum MalformedPacketPolicy: String, Sendable, CaseIterable {
+        case accept
+        case drop
+    }
+
+    /// Where the queue numbers bound by the workers start and end (`--queue-balance A:B`).
+    public var queues: ClosedRange<UInt16>
+    public var serviceCIDRs: [IPPrefix]
+    public var tcpMode: TCPMode
+    public var queue: QueueConfiguration
+    /// The hooks' `--queue-bypass`: with no worker bound, packets pass instead of being dropped.
+    public var queueBypass: Bool
+    public var malformedPackets: MalformedPacketPolicy
+    public var marks: MarkLayout
+    public var tcpTimeoutSeconds: UInt32
+    public var udpTimeoutSeconds: UInt32
+    /// Source address for masqueraded flows; nil: the node address the kernel would use to
+    /// reach each endpoint.
+    public var masqueradeAddress: IPAddress?
+    /// How long a 5-tuple keeps its pick in mode `mark` (retransmits, parallel UDP datagrams).
+    public var pickCacheMilliseconds: UInt32
+    public var metrics: MetricsSettings
+    public var services: [ServiceConfig]
+
+    public init(queues: ClosedRange<UInt16> = 0...0, serviceCIDRs: [IPPrefix], tcpMode: TCPMode = .conntrack,
+                queue: QueueConfiguration = QueueConfiguration(), queueBypass: Bool = true,
+                malformedPackets: MalformedPacketPolicy = .accept, marks: MarkLayout = .default,
+                tcpTimeoutSeconds: UInt32 = 120, udpTimeoutSeconds: UInt32 = 30,
+                masqueradeAddress: IPAddress? = nil, pickCacheMilliseconds: UInt32 = 2000,
+                metrics: MetricsSettings = MetricsSettings(), services: [ServiceConfig]) {
+        self.queues = queues
+        self.serviceCIDRs = serviceCIDRs
+        self.tcpMode = tcpMode
+        self.queue = queue
+        self.queueBypass = queueBypass
+        self.malformedPackets = malformedPackets
+        self.marks = marks
+        self.tcpTimeoutSeconds = tcpTimeoutSeconds
+        self.udpTimeoutSeconds = udpTimeoutSeconds
+        self.masqueradeAddress = masqueradeAddress
+        self.pickCacheMilliseconds = pickCacheMilliseconds
+        self.metrics = metrics
+        self.services = services
+    }
+
+    /// The `Service` values the balancer builds its snapshot from.
+    public var balancerServices: [Service] { services.map(\.service) }
+}
+
+/// A service as configured: the balancer's `Service` plus what only the daemon uses.
+public struct ServiceConfig: Sendable, Equatable {
+    /// What happens to established flows of an endpoint that leaves the config.
+    public enum EndpointRemoval: String, Sendable, CaseIterable {
+        /// TCP flows finish undisturbed (kube-proxy's behaviour); UDP entries are deleted.
+        case drain
+        /// TCP and UDP entries to the endpoint are deleted: its flows are cut at once.
+        case reset
+    }
+
+    public var service: Service
+    public var endpointRemoval: EndpointRemoval
+    public var healthCheck: HealthCheckSettings?
+    /// Line of the service's entry in the config file, for errors found later (e.g. at build).
+    public var line: Int
+
+    public init(service: Service, endpointRemoval: EndpointRemoval = .drain, healthCheck: HealthCheckSettings? = nil, line: Int = 0) {
+        self.service = service
+        self.endpointRemoval = endpointRemoval
+        self.healthCheck = healthCheck
+        self.line = line
+    }
+}
+
+/// An active TCP connect check of every endpoint of a service.
+public struct HealthCheckSettings: Sendable, Equatable {
+    public var intervalMilliseconds: UInt32
+    public var timeoutMilliseconds: UInt32
+    /// Consecutive successes that make an unhealthy endpoint healthy again.
+    public var rise: UInt32
+    /// Consecutive failures that make a healthy endpoint unhealthy.
+    public var fall: UInt32
+    /// The port to connect to; nil: the endpoint's own port.
+    public var port: UInt16?
+
+    public init(intervalMilliseconds: UInt32 = 2000, timeoutMilliseconds: UInt32 = 1000, rise: UInt32 = 2, fall: UInt32 = 3, port: UInt16? = nil) {
+        self.intervalMilliseconds = intervalMilliseconds
+        self.timeoutMilliseconds = timeoutMilliseconds
+        self.rise = rise
+        self.fall = fall
+        self.port = port
+    }
+}
+
+/// Where the Prometheus endpoint listens.
+public struct MetricsSettings: Sendable, Equatable {
+    public var enabled: Bool
+    public var address: String
+    public var port: UInt16
+
+    public init(enabled: Bool = true, address: String = "127.0.0.1", port: UInt16 = 9464) {
+        self.enabled = enabled
+        self.address = address
+        self.port = port
+    }
+}

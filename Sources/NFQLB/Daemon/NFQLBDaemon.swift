@@ -1,0 +1,237 @@
+import Balancer
+import CoreMetrics
+import Logging
+import PacketRewrite
+import Synchronization
+
+/// The daemon's state and its one way of changing it: a whole new config, validated, built
+/// into a snapshot and published at once, or rejected with the old one left running.
+///
+/// Everything the workers read goes through `state` (lock-free for them). Reloads, health
+/// changes and cleanups are serialised by `applied`'s lock; none of them is on a packet path.
+public final class NFQLBDaemon: Sendable {
+    public let configPath: String
+    public let loader: ConfigLoader
+    public let logger: Logger
+    public let state: BalancerState
+    public let flows: FlowTracker
+    public let affinity: AffinityTable
+    public let ids: EndpointIDAllocator
+    public let metrics: NFQLBMetrics
+    /// Keeps mode mark's nftables map in step with the endpoints; nil in other modes.
+    let endpointMap: (any EndpointMapWriter)?
+    private let applied: Mutex<Applied>
+
+    /// What is in force now.
+    struct Applied: Sendable {
+        var config: NFQLBConfig
+        /// Bumped by every config put in force (not by health changes).
+        var generation = 0
+        var unhealthy: Set<EndpointKey>
+        var health: [EndpointHealth] = []
+        /// The endpoints (with their ids) and protocols of the last published snapshot.
+        var published: [EndpointKey: Set<IPProtocolNumber>]
+    }
+
+    /// Loads the config; nothing touches the kernel yet.
+    public init(configPath: String, loader: ConfigLoader = ConfigLoader(), logger: Logger,
+                metrics: NFQLBMetrics = NFQLBMetrics()) throws(ConfigError) {
+        let config = try loader.load(path: configPath)
+        self.configPath = configPath
+        self.loader = loader
+        self.logger = logger
+        self.metrics = metrics
+        state = BalancerState()
+        flows = FlowTracker()
+        affinity = AffinityTable(capacity: 1 << 16)
+        ids = EndpointIDAllocator(marks: config.marks)
+        endpointMap = config.tcpMode == .mark ? NFTablesEndpointMap(marks: config.marks) : nil
+        applied = Mutex(Applied(config: config, unhealthy: [], published: [:]))
+    }
+
+    public var config: NFQLBConfig { applied.withLock { $0.config } }
+    public var unhealthy: Set<EndpointKey> { applied.withLock { $0.unhealthy } }
+    var configAndGeneration: (NFQLBConfig, Int) { applied.withLock { ($0.config, $0.generation) } }
+    public var health: [EndpointHealth] { applied.withLock { $0.health } }
+
+    /// Builds and publishes the loaded config; run once before the workers start.
+    public func activate(adoptingIDs known: [(EndpointKey, UInt32)] = []) throws(DaemonError) {
+        ids.adopt(known)
+        try applied.withLock { (applied) throws(DaemonError) in
+            try publish(applied.config, unhealthy: applied.unhealthy, into: &applied, cleanup: false)
+        }
+    }
+
+    /// Reads the config file again and applies it. On any problem the running config stays
+    /// and the error says why (and is counted).
+    @discardableResult
+    public func reload(reason: String) -> Result<ReloadSummary, DaemonError> {
+        let result: Result<ReloadSummary, DaemonError>
+        do {
+            let config = try loader.load(path: configPath)
+            result = applied.withLock { applied in
+                do throws(DaemonError) {
+                    try Self.checkRestartOnlySettings(old: applied.config, new: config, file: configPath)
+                    return .success(try publish(config, unhealthy: applied.unhealthy, into: &applied, cleanup: true))
+                } catch {
+                    return .failure(error)
+                }
+            }
+        } catch {
+            result = .failure(.config(error))
+        }
+        switch result {
+        case .success(let summary):
+            metrics.reloadSucceeded()
+            logger.info("reloaded config (\(reason)): \(summary)")
+        case .failure(let error):
+            metrics.reloadFailed()
+            logger.error("reload (\(reason)) rejected, the previous config stays in force:\n\(error)")
+        }
+        return result
+    }
+
+    /// Marks endpoints healthy or not (from the health checker) and republishes.
+    func setHealth(unhealthy: Set<EndpointKey>, records: [EndpointHealth]) {
+        applied.withLock { applied in
+            applied.health = records
+            guard applied.unhealthy != unhealthy else { return }
+            do {
+                _ = try publish(applied.config, unhealthy: unhealthy, into: &applied, cleanup: true)
+            } catch {
+                logger.error("applying health change failed: \(error)")
+            }
+        }
+    }
+
+    func updateHealthReport(_ records: [EndpointHealth]) {
+        applied.withLock { $0.health = records }
+    }
+
+    private func publish(_ config: NFQLBConfig, unhealthy: Set<EndpointKey>, into applied: inout Applied,
+                         cleanup: Bool) throws(DaemonError) -> ReloadSummary {
+        let services: [Service]
+        do {
+            services = try ids.assign(config.balancerServices)
+        } catch {
+            throw .endpointIDs(error)
+        }
+        let previous = state.current
+        let snapshot: BalancerSnapshot
+        do {
+            snapshot = try BalancerSnapshot.build(services: services, serviceCIDRs: config.serviceCIDRs, unhealthy: unhealthy,
+                                                  reusing: previous, flows: flows, affinity: affinity)
+        } catch {
+            throw .build(error, file: configPath, lines: config.services.map(\.line))
+        }
+        // Candidates of the new snapshot, by endpoint, with the protocols they serve.
+        var published: [EndpointKey: Set<IPProtocolNumber>] = [:]
+        for balancer in snapshot.services {
+            for endpoint in balancer.candidates { published[endpoint.key, default: []].insert(balancer.service.proto) }
+        }
+        let assignments = ids.assignments
+        // Mode mark: a worker must never mark an id the map does not have yet, so new
+        // elements go in before the snapshot is published, and old ones leave after.
+        if let endpointMap {
+            do throws(NetlinkError) {
+                try endpointMap.apply(services.flatMap(\.endpoints).reduce(into: [:]) { $0[$1.key] = $1.tag })
+            } catch {
+                throw .endpointMap(error)
+            }
+        }
+        state.publish(snapshot)
+        if applied.config != config { applied.generation += 1 }
+        let removed = applied.published.filter { published[$0.key] == nil }
+        applied.config = config
+        applied.unhealthy = unhealthy
+        applied.published = published
+        var summary = ReloadSummary(services: snapshot.services.count,
+                                    reusedServices: snapshot.services.filter { balancer in previous.services.contains { $0 === balancer } }.count,
+                                    endpointsRemoved: removed.count)
+        if cleanup, !removed.isEmpty {
+            summary.entriesDeleted = cleanStale(removed, config: config, assignmentsBefore: assignments)
+        }
+        flows.removeIdleCounters(keeping: snapshot)
+        return summary
+    }
+
+    /// Deletes the UDP entries (and, for services that ask for `reset`, the TCP entries) of
+    /// endpoints that stopped taking flows.
+    private func cleanStale(_ removed: [EndpointKey: Set<IPProtocolNumber>], config: NFQLBConfig,
+                            assignmentsBefore: [EndpointKey: UInt32]) -> Int {
+        let resetting = Set(config.services.filter { $0.endpointRemoval == .reset }.flatMap { $0.service.endpoints.map(\.key) })
+        var targets: [StaleEntryCleaner.Target] = []
+        for (key, protocols) in removed {
+            guard let id = assignmentsBefore[key] ?? ids.assignments[key] else { continue }
+            // UDP always goes; TCP drains (kube-proxy's behaviour) unless a service still
+            // naming the endpoint asks for reset.
+            let doomed = resetting.contains(key) ? protocols : protocols.intersection([.udp])
+            targets.append(.init(endpoint: key, id: id, protocols: doomed))
+        }
+        do {
+            let client = try ConntrackClient(batchCapacity: 1)
+            let deleted = try StaleEntryCleaner(marks: config.marks).clean(targets, conntrack: client)
+            if deleted > 0 {
+                metrics.staleEntriesDeleted.increment(by: deleted)
+                logger.info("deleted \(deleted) conntrack entries of \(removed.count) endpoints that stopped taking flows")
+            }
+            return deleted
+        } catch {
+            logger.error("cleaning stale conntrack entries failed: \(error)")
+            return 0
+        }
+    }
+
+    /// Settings bound into the kernel or the workers at start: a reload that changes them is
+    /// refused (restart the daemon to change them), rather than half applied.
+    static func checkRestartOnlySettings(old: NFQLBConfig, new: NFQLBConfig, file: String) throws(DaemonError) {
+        var changed: [String] = []
+        if old.queues != new.queues { changed.append("queues") }
+        if old.tcpMode != new.tcpMode { changed.append("tcpMode") }
+        if old.queue != new.queue || old.queueBypass != new.queueBypass { changed.append("queue") }
+        if old.marks != new.marks { changed.append("marks") }
+        if old.serviceCIDRs != new.serviceCIDRs { changed.append("serviceCIDRs") }
+        if old.malformedPackets != new.malformedPackets { changed.append("malformedPackets") }
+        if old.tcpTimeoutSeconds != new.tcpTimeoutSeconds || old.udpTimeoutSeconds != new.udpTimeoutSeconds { changed.append("conntrack") }
+        if old.masqueradeAddress != new.masqueradeAddress { changed.append("masqueradeAddress") }
+        if old.pickCacheMilliseconds != new.pickCacheMilliseconds { changed.append("pickCacheMilliseconds") }
+        if old.metrics != new.metrics { changed.append("metrics") }
+        if !changed.isEmpty {
+            throw .restartRequired(file: file, fields: changed)
+        }
+    }
+}
+
+/// What a successful reload did.
+public struct ReloadSummary: Sendable, CustomStringConvertible {
+    public var services: Int
+    public var reusedServices: Int
+    public var endpointsRemoved: Int
+    public var entriesDeleted = 0
+
+    public var description: String {
+        "\(services) services (\(reusedServices) unchanged), \(endpointsRemoved) endpoints stopped taking flows, \(entriesDeleted) stale entries deleted"
+    }
+}
+
+/// Why a config could not be put in force.
+public enum DaemonError: Error, CustomStringConvertible {
+    case config(ConfigError)
+    case build(BalancerBuildError, file: String, lines: [Int])
+    case endpointIDs(EndpointIDExhausted)
+    case endpointMap(NetlinkError)
+    case restartRequired(file: String, fields: [String])
+
+    public var description: String {
+        switch self {
+        case .config(let error): return error.description
+        case .build(let error, let file, let lines):
+            let line = lines.indices.contains(error.serviceIndex) ? lines[error.serviceIndex] : 0
+            return ConfigIssue(file: file, line: line, field: "", message: error.description).description
+        case .endpointIDs(let error): return error.description
+        case .endpointMap(let error): return "updating the nftables endpoint map failed: \(error)"
+        case .restartRequired(let file, let fields):
+            return "\(file): \(fields.joined(separator: ", ")) changed; these take effect only at a restart of nfq-lb"
+        }
+    }
+}

@@ -1,0 +1,35 @@
+import SystemPackage
+/// A worker's counters, plain integers owned by its thread and handed to the metrics in
+/// bulk now and then: the per-packet path touches no shared cache line for bookkeeping.
+struct WorkerStatistics {
+    var packets = 0
+    var batches = 0
+    var accepted = 0
+    var dropped = 0
+    var repeated = 0
+    var malformed = 0
+    var notService = 0
+    var rejectedNoEndpoint = 0
+    var rejectedUnallocated = 0
+    var conntrackCreated = 0
+    var conntrackExisting = 0
+    var conntrackReused = 0
+    var conntrackRecreated = 0
+    var conntrackErrors = 0
+    var conntrackTableFull = 0
+    var pickCacheHits = 0
+    var socketOverruns = 0
+
+    mutating func count(_ verdict: QueueVerdict) {
+        switch verdict.kind {
+        case .accept: accepted += 1
+        case .drop: dropped += 1
+        case .repeat: repeated += 1
+        }
+    }
+
+    /// Counts a kernel refusal of a create (conntrack table full is its own counter).
+    mutating func countCreateFailure(_ error: NetlinkError) {
+        if error.errno == .noMemory { conntrackTableFull += 1 } else { conntrackErrors += 1 }
+    }
+}

@@ -1,0 +1,78 @@
+import Metrics
+
+/// One worker's metric handles. The worker keeps plain counters (`WorkerStatistics`) and
+/// hands the increase since the last flush to these now and then, so the per-packet path
+/// never touches a shared metric.
+struct QueueMetrics {
+    private let packets: Counter
+    private let batches: Counter
+    private let accepted: Counter
+    private let dropped: Counter
+    private let repeated: Counter
+    private let malformed: Counter
+    private let notService: Counter
+    private let rejectedNoEndpoint: Counter
+    private let rejectedUnallocated: Counter
+    private let created: Counter
+    private let existing: Counter
+    private let reused: Counter
+    private let recreated: Counter
+    private let errors: Counter
+    private let tableFull: Counter
+    private let pickCacheHits: Counter
+    private let overruns: Counter
+    private let decision: Metrics.Timer
+    private var flushed = WorkerStatistics()
+
+    init(queue: UInt16) {
+        let q = [("queue", String(queue))]
+        packets = Counter(label: "nfqlb_queue_packets_total", dimensions: q)
+        batches = Counter(label: "nfqlb_queue_batches_total", dimensions: q)
+        accepted = Counter(label: "nfqlb_verdicts_total", dimensions: q + [("verdict", "accept")])
+        dropped = Counter(label: "nfqlb_verdicts_total", dimensions: q + [("verdict", "drop")])
+        repeated = Counter(label: "nfqlb_verdicts_total", dimensions: q + [("verdict", "repeat")])
+        malformed = Counter(label: "nfqlb_packets_malformed_total", dimensions: q)
+        notService = Counter(label: "nfqlb_packets_not_service_total", dimensions: q)
+        rejectedNoEndpoint = Counter(label: "nfqlb_flows_rejected_total", dimensions: q + [("reason", "no_endpoint")])
+        rejectedUnallocated = Counter(label: "nfqlb_flows_rejected_total", dimensions: q + [("reason", "unallocated")])
+        created = Counter(label: "nfqlb_conntrack_operations_total", dimensions: q + [("result", "created")])
+        existing = Counter(label: "nfqlb_conntrack_operations_total", dimensions: q + [("result", "eexist")])
+        reused = Counter(label: "nfqlb_conntrack_operations_total", dimensions: q + [("result", "reused")])
+        recreated = Counter(label: "nfqlb_conntrack_operations_total", dimensions: q + [("result", "recreated")])
+        errors = Counter(label: "nfqlb_conntrack_operations_total", dimensions: q + [("result", "error")])
+        tableFull = Counter(label: "nfqlb_conntrack_operations_total", dimensions: q + [("result", "table_full")])
+        pickCacheHits = Counter(label: "nfqlb_pick_cache_hits_total", dimensions: q)
+        overruns = Counter(label: "nfqlb_socket_overruns_total", dimensions: q)
+        decision = Metrics.Timer(label: "nfqlb_decision_seconds", dimensions: q, preferredDisplayUnit: .seconds)
+    }
+
+    /// Records the time a batch spent in the worker, from receipt to verdicts sent: what each
+    /// of its packets waited in user space. One sample per batch, not per packet.
+    func recordDecision(nanoseconds: UInt64, packets: Int) {
+        decision.recordNanoseconds(Int64(clamping: nanoseconds))
+    }
+
+    mutating func flush(_ now: WorkerStatistics) {
+        func add(_ counter: Counter, _ current: Int, _ previous: Int) {
+            if current > previous { counter.increment(by: current - previous) }
+        }
+        add(packets, now.packets, flushed.packets)
+        add(batches, now.batches, flushed.batches)
+        add(accepted, now.accepted, flushed.accepted)
+        add(dropped, now.dropped, flushed.dropped)
+        add(repeated, now.repeated, flushed.repeated)
+        add(malformed, now.malformed, flushed.malformed)
+        add(notService, now.notService, flushed.notService)
+        add(rejectedNoEndpoint, now.rejectedNoEndpoint, flushed.rejectedNoEndpoint)
+        add(rejectedUnallocated, now.rejectedUnallocated, flushed.rejectedUnallocated)
+        add(created, now.conntrackCreated, flushed.conntrackCreated)
+        add(existing, now.conntrackExisting, flushed.conntrackExisting)
+        add(reused, now.conntrackReused, flushed.conntrackReused)
+        add(recreated, now.conntrackRecreated, flushed.conntrackRecreated)
+        add(errors, now.conntrackErrors, flushed.conntrackErrors)
+        add(tableFull, now.conntrackTableFull, flushed.conntrackTableFull)
+        add(pickCacheHits, now.pickCacheHits, flushed.pickCacheHits)
+        add(overruns, now.socketOverruns, flushed.socketOverruns)
+        flushed = now
+    }
+}

@@ -1,0 +1,85 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+internal import CNFQueue
+import SystemPackage
+
+/// A `NETLINK_NETFILTER` socket owned by one thread.
+///
+/// Not `Sendable` on purpose: every queue worker, conntrack client and event monitor owns its
+/// own socket, so sequence numbers and receive buffers never need a lock.
+final class NetlinkSocket {
+    let fd: Int32
+    let portID: UInt32
+
+    /// The outcome of one `recv`: either bytes, or one of the conditions a worker must survive.
+    enum Receive: Equatable {
+        case bytes(Int)
+        /// Non-blocking read found nothing, or the receive timeout expired.
+        case wouldBlock
+        /// The kernel dropped messages for this socket (`ENOBUFS`): count it and carry on.
+        case overrun
+    }
+
+    /// Opens and binds a netlink socket; `groups` subscribes to multicast groups (legacy bit mask).
+    init(bus: Int32 = NETLINK_NETFILTER, groups: UInt32 = 0) throws(NetlinkError) {
+        let fd: Int32
+        switch Syscalls.socket(domain: AF_NETLINK, type: Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), protocol: bus) {
+        case .success(let value): fd = value
+        case .failure(let errno): throw NetlinkError(errno: errno, operation: "socket(AF_NETLINK)")
+        }
+        if case .failure(let errno) = Syscalls.bindNetlink(fd, groups: groups) {
+            Syscalls.close(fd)
+            throw NetlinkError(errno: errno, operation: "bind(netlink, groups \(groups))")
+        }
+        switch Syscalls.netlinkPortID(fd) {
+        case .success(let id): portID = id
+        case .failure(let errno):
+            Syscalls.close(fd)
+            throw NetlinkError(errno: errno, operation: "getsockname(netlink)")
+        }
+        self.fd = fd
+    }
+
+    deinit { Syscalls.close(fd) }
+
+    func setOption(level: Int32, name: Int32, value: Int32, operation: String) throws(NetlinkError) {
+        if case .failure(let errno) = Syscalls.setOption(fd, level: level, name: name, value: value) {
+            throw NetlinkError(errno: errno, operation: operation)
+        }
+    }
+
+    /// Sizes the receive buffer beyond `rmem_max` (needs CAP_NET_ADMIN), falling back to the
+    /// capped `SO_RCVBUF` when the forced variant is refused.
+    func setReceiveBuffer(bytes: Int) throws(NetlinkError) {
+        let value = Int32(clamping: bytes)
+        if case .failure = Syscalls.setOption(fd, level: SOL_SOCKET, name: SO_RCVBUFFORCE, value: value) {
+            try setOption(level: SOL_SOCKET, name: SO_RCVBUF, value: value, operation: "setsockopt(SO_RCVBUF)")
+        }
+    }
+
+    func setReceiveTimeout(milliseconds: Int) throws(NetlinkError) {
+        if case .failure(let errno) = Syscalls.setReceiveTimeout(fd, milliseconds: milliseconds) {
+            throw NetlinkError(errno: errno, operation: "setsockopt(SO_RCVTIMEO)")
+        }
+    }
+
+    func send(_ bytes: UnsafeRawBufferPointer, operation: @autoclosure () -> String) throws(NetlinkError) {
+        switch Syscalls.sendToKernel(fd, bytes) {
+        case .success: return
+        case .failure(let errno): throw NetlinkError(errno: errno, operation: operation())
+        }
+    }
+
+    func receive(into buffer: UnsafeMutableRawBufferPointer, blocking: Bool) throws(NetlinkError) -> Receive {
+        switch Syscalls.receive(fd, into: buffer, flags: blocking ? 0 : Int32(MSG_DONTWAIT)) {
+        case .success(let count): return .bytes(count)
+        case .failure(let errno):
+            switch errno {
+            case .wouldBlock, .resourceTemporarilyUnavailable: return .wouldBlock
+            case .noBufferSpace: return .overrun
+            default: throw NetlinkError(errno: errno, operation: "recv(netlink)")
+            }
+        }
+    }
+}

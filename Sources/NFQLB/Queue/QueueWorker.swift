@@ -1,0 +1,216 @@
+import SystemPackage
+import Balancer
+import Logging
+import PacketRewrite
+
+/// One queue's worker: receives a batch, picks a backend for each new flow, lets the mode's
+/// `FlowPath`s install the NAT, and answers the batch with one verdict message.
+///
+/// Runs on a thread of its own and owns everything it mutates (sockets, buffers, PRNG, pick
+/// cache, counters). The only shared reads per batch are the snapshot generation (one atomic
+/// load) and, on a reload, the new snapshot reference.
+final class QueueWorker<TCP: FlowPath, UDP: FlowPath> {
+    static var batchCapacity: Int { 64 }
+
+    private let environment: WorkerEnvironment
+    private let socket: QueueSocket
+    private let conntrack: ConntrackClient
+    private var tcp: TCP
+    private var udp: UDP
+    private var reader: SnapshotReader
+    private var context: PickContext
+    private var sources: SourceAddressResolver
+    private var statistics = WorkerStatistics()
+    private var metrics: QueueMetrics
+    private let marks: MarkLayout
+    /// `--log-level debug` logs every decision; checked once, not per packet.
+    private let traceDecisions: Bool
+
+    /// Per-batch scratch, allocated once: what each packet of the batch became.
+    private let packets: UnsafeMutableBufferPointer<QueuedPacket>
+    private let dispositions: UnsafeMutableBufferPointer<Disposition>
+    private let flows: UnsafeMutableBufferPointer<FlowInFlight>
+    private var createResults: [Int32]
+
+    private enum Disposition {
+        case decided(QueueVerdict)
+        case tcp
+        case udp
+    }
+
+    init(queue: UInt16, environment: WorkerEnvironment, tcp: TCP, udp: UDP) throws(NetlinkError) {
+        self.environment = environment
+        socket = try QueueSocket(queue: queue, configuration: environment.queue, batchCapacity: Self.batchCapacity)
+        conntrack = try ConntrackClient(batchCapacity: Self.batchCapacity)
+        self.tcp = tcp
+        self.udp = udp
+        reader = environment.state.reader()
+        context = PickContext(seed: UInt64(queue) &* 0x9E37_79B9_7F4A_7C15 ^ MonotonicClock.nanoseconds())
+        sources = SourceAddressResolver(configured: environment.masqueradeAddress)
+        metrics = environment.metrics.queue(queue)
+        marks = environment.marks
+        traceDecisions = environment.logger.logLevel <= .debug
+        packets = .allocate(capacity: Self.batchCapacity)
+        dispositions = .allocate(capacity: Self.batchCapacity)
+        flows = .allocate(capacity: Self.batchCapacity)
+        createResults = Array(repeating: 0, count: Self.batchCapacity)
+    }
+
+    deinit {
+        packets.deallocate()
+        dispositions.deallocate()
+        flows.deallocate()
+    }
+
+    /// Runs until the environment stops; a batch in progress is always answered first.
+    func run() {
+        var lastFlush = MonotonicClock.milliseconds()
+        while !environment.isStopping {
+            do {
+                try processBatch()
+            } catch {
+                environment.logger.error("queue \(socket.queue): \(error)")
+            }
+            let now = MonotonicClock.milliseconds()
+            if now &- lastFlush >= 250 {
+                statistics.socketOverruns = socket.overruns
+                metrics.flush(statistics)
+                lastFlush = now
+            }
+        }
+        statistics.socketOverruns = socket.overruns
+        metrics.flush(statistics)
+    }
+
+    private func processBatch() throws(NetlinkError) {
+        var count = 0
+        let packets = self.packets
+        _ = try socket.receiveBatch(capacity: Self.batchCapacity) { packet in
+            packets.initializeElement(at: count, to: packet)
+            count += 1
+        }
+        guard count > 0 else { return }
+        let started = MonotonicClock.nanoseconds()
+        let nowMilliseconds = started / 1_000_000
+        context.now = UInt32(truncatingIfNeeded: nowMilliseconds / 1000)
+        statistics.batches += 1
+        statistics.packets += count
+        let snapshot = reader.snapshot()
+
+        // Pass 1: classify, pick, stage.
+        for i in 0..<count {
+            dispositions.initializeElement(at: i, to: classify(packets[i], snapshot: snapshot, slot: i, now: nowMilliseconds))
+        }
+        // One round trip for every staged conntrack create of the batch.
+        let staged = conntrack.stagedCount
+        if staged > 0 {
+            do {
+                try conntrack.sendStagedCreates(results: &createResults)
+            } catch {
+                environment.logger.error("queue \(socket.queue): \(error)")
+                for i in 0..<staged where createResults[i] == 1 { createResults[i] = -error.errno.rawValue }
+            }
+        }
+        // Pass 2: settle each flow and answer each packet.
+        for i in 0..<count {
+            let verdict: QueueVerdict
+            switch dispositions[i] {
+            case .decided(let decided):
+                verdict = decided
+            case .tcp:
+                if flows[i].createPosition >= 0 { flows[i].createResult = createResults[flows[i].createPosition] }
+                verdict = tcp.settle(&flows[i], packet: &packets[i], conntrack: conntrack, statistics: &statistics)
+                opened(flows[i], snapshot: snapshot)
+            case .udp:
+                if flows[i].createPosition >= 0 { flows[i].createResult = createResults[flows[i].createPosition] }
+                verdict = udp.settle(&flows[i], packet: &packets[i], conntrack: conntrack, statistics: &statistics)
+                opened(flows[i], snapshot: snapshot)
+            }
+            statistics.count(verdict)
+            if traceDecisions { traceDecision(i, verdict) }
+            try socket.stageVerdict(verdict, for: packets[i])
+        }
+        try socket.flushVerdicts()
+        metrics.recordDecision(nanoseconds: MonotonicClock.nanoseconds() &- started, packets: count)
+    }
+
+    /// Decides what a packet is; for a new flow of a service, picks its backend and stages it.
+    @inline(__always)
+    private func classify(_ packet: QueuedPacket, snapshot: BalancerSnapshot, slot: Int, now: UInt64) -> Disposition {
+        let view: PacketView
+        do {
+            view = try PacketView(validating: packet.bytes)
+        } catch {
+            statistics.malformed += 1
+            return .decided(environment.malformedPackets == .drop ? .drop : .accept)
+        }
+        let tuple = view.flowTuple
+        if tuple.proto == .tcp, !view.isTCPSYN {
+            // Only a flow's first packet belongs here; anything else passes untouched.
+            statistics.malformed += 1
+            return .decided(environment.malformedPackets == .drop ? .drop : .accept)
+        }
+        let balancer: ServiceBalancer
+        switch snapshot.lookup(address: tuple.destination, port: tuple.destinationPort, proto: tuple.proto) {
+        case .notService:
+            statistics.notService += 1
+            return .decided(.accept)
+        case .unallocated:
+            statistics.rejectedUnallocated += 1
+            return .decided(reject(packet))
+        case .service(let found):
+            balancer = found
+        }
+        var flow = FlowInFlight(tuple: tuple, backendAddress: tuple.destination, backendPort: tuple.destinationPort,
+                                endpointID: 0, sourceNAT: nil, candidate: -1)
+        let isTCP = tuple.proto == .tcp
+        let recalled = isTCP ? tcp.recall(&flow, now: now) : udp.recall(&flow, now: now)
+        if recalled {
+            flow.recalled = true
+            statistics.pickCacheHits += 1
+        } else {
+            guard let choice = balancer.pick(tuple, hash: tuple.stableHash, context: &context) else {
+                statistics.rejectedNoEndpoint += 1
+                return .decided(reject(packet))
+            }
+            flow.backendAddress = choice.endpoint.address
+            flow.backendPort = choice.endpoint.port
+            flow.endpointID = choice.endpoint.tag
+            flow.candidate = choice.index
+            if balancer.service.masquerade {
+                flow.sourceNAT = sources.source(toward: choice.endpoint.address, now: now)
+            }
+            if isTCP { tcp.remember(flow, now: now) } else { udp.remember(flow, now: now) }
+        }
+        if isTCP {
+            tcp.stage(&flow, conntrack: conntrack)
+        } else {
+            udp.stage(&flow, conntrack: conntrack)
+        }
+        flows.initializeElement(at: slot, to: flow)
+        return isTCP ? .tcp : .udp
+    }
+
+    private func traceDecision(_ i: Int, _ verdict: QueueVerdict) {
+        switch dispositions[i] {
+        case .decided:
+            environment.logger.debug("queue \(socket.queue): packet \(packets[i].id) -> \(verdict.kind) mark \(verdict.mark.map { String($0, radix: 16) } ?? "-")")
+        case .tcp, .udp:
+            let flow = flows[i]
+            environment.logger.debug("queue \(socket.queue): \(flow.tuple) -> \(flow.backendAddress):\(flow.backendPort) id \(flow.endpointID) candidate \(flow.candidate)\(flow.recalled ? " (remembered)" : "") ct \(flow.createResult) new \(flow.isNewFlow) -> \(verdict.kind)")
+        }
+    }
+
+    /// What kube-proxy gives a flow with nowhere to go: our reject mark, which the filter
+    /// rules of the hooks turn into a TCP reset or an ICMP port unreachable.
+    private func reject(_ packet: QueuedPacket) -> QueueVerdict {
+        QueueVerdict(kind: .accept, mark: marks.merging(marks.reject, into: packet.mark), returnsPayload: false)
+    }
+
+    private func opened(_ flow: FlowInFlight, snapshot: BalancerSnapshot) {
+        guard flow.isNewFlow, flow.candidate >= 0,
+              case .service(let balancer) = snapshot.lookup(address: flow.tuple.destination, port: flow.tuple.destinationPort, proto: flow.tuple.proto),
+              flow.candidate < balancer.candidates.count else { return }
+        balancer.flowOpened(candidate: flow.candidate)
+    }
+}

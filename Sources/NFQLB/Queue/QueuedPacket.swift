@@ -1,0 +1,44 @@
+/// One packet the kernel handed to a queue, pointing into the worker's receive buffer.
+///
+/// Valid only until the worker's next receive: it is a view, not a copy.
+struct QueuedPacket {
+    var id: UInt32
+    /// The packet from its network header, as copied (up to the copy range).
+    var bytes: UnsafeMutableRawBufferPointer
+    /// The skb mark when queued (`NFQA_MARK`): bits outside our mask must survive the verdict.
+    var mark: UInt32
+    /// `NFQA_SKB_INFO` flags (partial checksum, GSO).
+    var skbInfo: UInt32
+    /// True when the copy is shorter than the packet (`NFQA_CAP_LEN`): such a packet can be
+    /// inspected but never returned as a payload, or the kernel would truncate it.
+    var isTruncated: Bool
+
+    var hasPartialChecksum: Bool { skbInfo & NetlinkConstants.skbChecksumNotReady != 0 }
+
+    /// Reads the packet attributes of an `NFQNL_MSG_PACKET` message; nil if it has no header
+    /// or no payload.
+    init?(message: NetlinkMessages.Message) {
+        var id: UInt32?
+        var payload: UnsafeRawBufferPointer?
+        var mark: UInt32 = 0
+        var skbInfo: UInt32 = 0
+        var capturedLength: Int?
+        for attribute in NetlinkAttributes(message: message.bytes) {
+            switch Int(attribute.type) {
+            case NetlinkConstants.nfqaPacketHeader: id = attribute.be32  // nfqnl_msg_packet_hdr.packet_id
+            case NetlinkConstants.nfqaPayload: payload = attribute.payload
+            case NetlinkConstants.nfqaMark: mark = attribute.be32 ?? 0
+            case NetlinkConstants.nfqaSkbInfo: skbInfo = attribute.be32 ?? 0
+            case NetlinkConstants.nfqaCapLen: capturedLength = attribute.be32.map(Int.init)
+            default: break
+            }
+        }
+        guard let id, let payload, let base = payload.baseAddress else { return nil }
+        self.id = id
+        // The receive buffer is ours and writable; the attribute view is read-only only by type.
+        bytes = UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer(mutating: base), count: payload.count)
+        self.mark = mark
+        self.skbInfo = skbInfo
+        isTruncated = capturedLength.map { $0 > payload.count } ?? false
+    }
+}

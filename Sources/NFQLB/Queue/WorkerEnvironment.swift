@@ -1,0 +1,38 @@
+import Balancer
+import Logging
+import PacketRewrite
+import Synchronization
+
+/// What every worker thread shares: read-only settings, the published balancer state, the
+/// stop flag and the metrics. Everything here is `Sendable`; everything a worker mutates per
+/// packet is its own.
+public final class WorkerEnvironment: Sendable {
+    public let tcpMode: NFQLBConfig.TCPMode
+    public let queue: QueueConfiguration
+    public let malformedPackets: NFQLBConfig.MalformedPacketPolicy
+    let pathSettings: FlowPathSettings
+    public let masqueradeAddress: IPAddress?
+    public let state: BalancerState
+    public let metrics: NFQLBMetrics
+    public let logger: Logger
+    private let stopping = Atomic<Bool>(false)
+
+    public init(config: NFQLBConfig, state: BalancerState, metrics: NFQLBMetrics, logger: Logger) {
+        tcpMode = config.tcpMode
+        queue = config.queue
+        malformedPackets = config.malformedPackets
+        pathSettings = FlowPathSettings(marks: config.marks, tcpTimeoutSeconds: config.tcpTimeoutSeconds,
+                                        udpTimeoutSeconds: config.udpTimeoutSeconds,
+                                        pickCacheMilliseconds: config.pickCacheMilliseconds)
+        masqueradeAddress = config.masqueradeAddress
+        self.state = state
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    public var marks: MarkLayout { pathSettings.marks }
+
+    /// Asks every worker to finish its batch and return.
+    public func stop() { stopping.store(true, ordering: .relaxed) }
+    public var isStopping: Bool { stopping.load(ordering: .relaxed) }
+}

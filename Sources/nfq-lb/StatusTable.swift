@@ -1,0 +1,42 @@
+import NFQLB
+
+/// Renders status like `ipvsadm -Ln`: a service line, then one line per endpoint.
+enum StatusTable {
+    static func render(_ report: StatusReport, connections: ConnectionCounts) -> String {
+        var lines = ["nfq-lb: tcpMode \(report.tcpMode), queues \(report.queues), mark mask \(report.marks)"]
+        let header = ["Prot", "LocalAddress:Port", "Strategy", "", "RemoteAddress:Port", "Weight", "State", "Health", "ActiveConn", "InActConn", "NewFlows"]
+        var rows: [[String]] = [header]
+        for service in report.services {
+            var strategy = service.strategy
+            if let affinity = service.sessionAffinitySeconds { strategy += " affinity=\(affinity)s" }
+            if service.masquerade { strategy += " masq" }
+            rows.append([service.protocol.uppercased(), "\(service.vip):\(service.port)", strategy, "", "", "", "", "", "", "", ""])
+            for endpoint in service.endpoints {
+                let key = "\(endpoint.address):\(endpoint.port)"
+                let counts = connections.counts["\(service.protocol) \(key)"] ?? (0, 0)
+                var state = endpoint.terminating ? "terminating" : (endpoint.ready ? "ready" : "not-ready")
+                if !endpoint.takesNewFlows { state += ",no-new" }
+                let health = endpoint.healthy.map { $0 ? "healthy" : "UNHEALTHY" } ?? "-"
+                rows.append(["", "", "", "->", key, String(endpoint.weight), state, health,
+                             String(counts.active), String(counts.inactive), String(endpoint.newFlows)])
+            }
+        }
+        let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+        for row in rows {
+            lines.append(row.indices.map { row[$0].padding(toLength: widths[$0]) }.joined(separator: "  ").trimmingTrailingSpaces)
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension String {
+    fileprivate func padding(toLength length: Int) -> String {
+        count >= length ? self : self + String(repeating: " ", count: length - count)
+    }
+
+    fileprivate var trimmingTrailingSpaces: String {
+        var copy = self
+        while copy.last == " " { copy.removeLast() }
+        return copy
+    }
+}
