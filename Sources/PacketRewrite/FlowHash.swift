@@ -6,12 +6,12 @@
 public enum FlowHash {
     public static let seed: UInt64 = 0x9E37_79B9_7F4A_7C15
 
-    @inlinable
+    @inlinable @inline(__always)
     public static func mix(_ h: UInt64, _ v: UInt64) -> UInt64 {
         (h ^ v) &* 0xBF58_476D_1CE4_E5B9 &+ 0x94D0_49BB_1331_11EB
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     public static func finalize(_ h: UInt64) -> UInt64 {
         var z = h
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -19,7 +19,7 @@ public enum FlowHash {
         return z ^ (z >> 31)
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     public static func hash(_ address: IPAddress) -> UInt64 {
         switch address {
         case .v4(let a): return UInt64(a.rawValue) | 0x4_0000_0000

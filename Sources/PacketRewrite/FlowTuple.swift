@@ -21,7 +21,7 @@ public struct FlowTuple: Hashable, Sendable, CustomStringConvertible {
     /// A hash of all five fields that is the same in every process and on every node, unlike
     /// `Hasher`, which is seeded per process: Maglev and source hashing must agree across
     /// restarts and across nodes.
-    @inlinable
+    @inlinable @inline(__always)
     public var stableHash: UInt64 {
         var h = FlowHash.seed
         h = FlowHash.mix(h, FlowHash.hash(source))
