@@ -11,6 +11,8 @@
 # Targets (add one as a case below: its sources and where its seeds come from):
 #   packet  PacketView(validating:) and the destination rewrite (fuzz/PacketParserFuzz.swift),
 #           seeded from the captured packets in Tests/RewriteTests/Fixtures/*.hex.
+#   config  ConfigLoader.parse on any bytes (fuzz/config, its own package so that NFQLB and
+#           Yams are instrumented too), seeded from deploy/*.yaml and fuzz/config/seeds/.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -42,8 +44,12 @@ case $target in
         sources=(Sources/PacketRewrite/*.swift fuzz/PacketParserFuzz.swift)
         hex_seeds Tests/RewriteTests/Fixtures/*.hex
         ;;
+    config)
+        sources=()
+        cp deploy/*.yaml fuzz/config/seeds/*.yaml "$out/corpus/" 2>/dev/null || true
+        ;;
     *)
-        echo "run.sh: unknown target '$target' (known: packet)" >&2
+        echo "run.sh: unknown target '$target' (known: packet, config)" >&2
         exit 2
         ;;
 esac
@@ -51,8 +57,14 @@ esac
 command -v xxd >/dev/null || { echo "run.sh: xxd is needed to turn hex seeds into binary" >&2; exit 2; }
 
 echo "building $target fuzzer"
-swiftc -sanitize=fuzzer,address -parse-as-library -O -g -swift-version 6 \
-    -module-name "Fuzz_$target" "${sources[@]}" -o "$build/fuzzer"
+if [[ $target == config ]]; then
+    swift build -c release --package-path fuzz/config --scratch-path "$build/swiftpm" --product ConfigFuzz \
+        -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -g -Xcc -fsanitize=fuzzer-no-link,address
+    cp "$build/swiftpm/release/ConfigFuzz" "$build/fuzzer"
+else
+    swiftc -sanitize=fuzzer,address -parse-as-library -O -g -swift-version 6 \
+        -module-name "Fuzz_$target" "${sources[@]}" -o "$build/fuzzer"
+fi
 
 echo "fuzzing $target for $seconds s"
 # libFuzzer exits 0 when time runs out and non-zero (with a crash-* artifact) on a finding.
