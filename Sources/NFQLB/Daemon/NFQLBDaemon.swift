@@ -66,9 +66,11 @@ public final class NFQLBDaemon: Sendable {
     /// and the error says why (and is counted).
     @discardableResult
     public func reload(reason: String) -> Result<ReloadSummary, DaemonError> {
-        let result: Result<ReloadSummary, DaemonError>
+        var result: Result<ReloadSummary, DaemonError>
+        let started = MonotonicClock.nanoseconds()
         do {
             let config = try loader.load(path: configPath)
+            let parsed = MonotonicClock.nanoseconds()
             result = applied.withLock { applied in
                 do throws(DaemonError) {
                     try Self.checkRestartOnlySettings(old: applied.config, new: config, file: configPath)
@@ -76,6 +78,11 @@ public final class NFQLBDaemon: Sendable {
                 } catch {
                     return .failure(error)
                 }
+            }
+            if case .success(var summary) = result {
+                summary.parseMilliseconds = Double(parsed - started) / 1e6
+                summary.applyMilliseconds = Double(MonotonicClock.nanoseconds() - parsed) / 1e6
+                result = .success(summary)
             }
         } catch {
             result = .failure(.config(error))
@@ -145,8 +152,9 @@ public final class NFQLBDaemon: Sendable {
         applied.config = config
         applied.unhealthy = unhealthy
         applied.published = published
+        let before = Set(previous.services.map(ObjectIdentifier.init))
         var summary = ReloadSummary(services: snapshot.services.count,
-                                    reusedServices: snapshot.services.filter { balancer in previous.services.contains { $0 === balancer } }.count,
+                                    reusedServices: snapshot.services.count { before.contains(ObjectIdentifier($0)) },
                                     endpointsRemoved: removed.count)
         if cleanup, !removed.isEmpty {
             summary.entriesDeleted = cleanStale(removed, config: config, assignmentsBefore: assignments)
@@ -208,9 +216,14 @@ public struct ReloadSummary: Sendable, CustomStringConvertible {
     public var reusedServices: Int
     public var endpointsRemoved: Int
     public var entriesDeleted = 0
+    /// Reading and validating the config file(s).
+    public var parseMilliseconds = 0.0
+    /// Building, publishing and cleaning up after the new snapshot.
+    public var applyMilliseconds = 0.0
 
     public var description: String {
-        "\(services) services (\(reusedServices) unchanged), \(endpointsRemoved) endpoints stopped taking flows, \(entriesDeleted) stale entries deleted"
+        let timing = "parsed in \(parseMilliseconds.formatted2) ms, applied in \(applyMilliseconds.formatted2) ms"
+        return "\(services) services (\(reusedServices) unchanged), \(endpointsRemoved) endpoints stopped taking flows, \(entriesDeleted) stale entries deleted; \(timing)"
     }
 }
 
@@ -233,5 +246,14 @@ public enum DaemonError: Error, CustomStringConvertible {
         case .restartRequired(let file, let fields):
             return "\(file): \(fields.joined(separator: ", ")) changed; these take effect only at a restart of nfq-lb"
         }
+    }
+}
+
+extension Double {
+    /// Two decimals, without Foundation's formatters.
+    var formatted2: String {
+        let hundredths = Int((self * 100).rounded())
+        let fraction = hundredths % 100
+        return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
     }
 }

@@ -150,21 +150,35 @@ final class QueueWorker<TCP: FlowPath, UDP: FlowPath> {
             statistics.malformed += 1
             return .decided(environment.malformedPackets == .drop ? .drop : .accept)
         }
-        let balancer: ServiceBalancer
-        switch snapshot.lookup(address: tuple.destination, port: tuple.destinationPort, proto: tuple.proto) {
-        case .notService:
-            statistics.notService += 1
-            return .decided(.accept)
-        case .unallocated:
-            statistics.rejectedUnallocated += 1
-            return .decided(reject(packet))
-        case .service(let found):
-            balancer = found
+        // Borrowed, not retained: a busy service's balancer is shared by every worker, and a
+        // reference count on it would be a cache line they all fight over.
+        return snapshot.withLookup(address: tuple.destination, port: tuple.destinationPort, proto: tuple.proto) { lookup in
+            switch lookup {
+            case .notService:
+                statistics.notService += 1
+                return .decided(.accept)
+            case .unallocated:
+                statistics.rejectedUnallocated += 1
+                return .decided(reject(packet))
+            case .service(let balancer):
+                return balance(packet, tuple: tuple, balancer: balancer, slot: slot, now: now)
+            }
         }
+    }
+
+    /// Picks (or recalls) the backend of a new flow of `balancer`'s service and stages it.
+    @inline(__always)
+    private func balance(_ packet: QueuedPacket, tuple: FlowTuple, balancer: ServiceBalancer, slot: Int, now: UInt64) -> Disposition {
         var flow = FlowInFlight(tuple: tuple, backendAddress: tuple.destination, backendPort: tuple.destinationPort,
                                 endpointID: 0, sourceNAT: nil, candidate: -1)
         let isTCP = tuple.proto == .tcp
-        let recalled = isTCP ? tcp.recall(&flow, now: now) : udp.recall(&flow, now: now)
+        var recalled = isTCP ? tcp.recall(&flow, now: now) : udp.recall(&flow, now: now)
+        if recalled {
+            // Only while the remembered endpoint still takes flows (a reload may have removed it).
+            let candidates = balancer.candidates
+            recalled = flow.candidate >= 0 && flow.candidate < candidates.count
+                && candidates[flow.candidate].address == flow.backendAddress && candidates[flow.candidate].port == flow.backendPort
+        }
         if recalled {
             flow.recalled = true
             statistics.pickCacheHits += 1
@@ -208,9 +222,14 @@ final class QueueWorker<TCP: FlowPath, UDP: FlowPath> {
     }
 
     private func opened(_ flow: FlowInFlight, snapshot: BalancerSnapshot) {
-        guard flow.isNewFlow, flow.candidate >= 0,
-              case .service(let balancer) = snapshot.lookup(address: flow.tuple.destination, port: flow.tuple.destinationPort, proto: flow.tuple.proto),
-              flow.candidate < balancer.candidates.count else { return }
-        balancer.flowOpened(candidate: flow.candidate)
+        guard flow.isNewFlow, flow.candidate >= 0 else { return }
+        snapshot.withLookup(address: flow.tuple.destination, port: flow.tuple.destinationPort, proto: flow.tuple.proto) { lookup in
+            switch lookup {
+            case .service(let balancer) where flow.candidate < balancer.candidates.count:
+                balancer.flowOpened(candidate: flow.candidate)
+            default:
+                break
+            }
+        }
     }
 }

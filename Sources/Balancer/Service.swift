@@ -1,0 +1,44 @@
+import PacketRewrite
+
+/// One service as the config describes it: a virtual address, port and protocol, the way to
+/// spread new flows over its endpoints, and the endpoints.
+///
+/// Equatable so that a reload can tell in one comparison whether a service changed and its
+/// `ServiceBalancer` (and, say, its Maglev table) can be reused.
+public struct Service: Hashable, Sendable, CustomStringConvertible {
+    /// For people: errors, status and metrics name the service by it. Not part of the key.
+    public var name: String
+    public var vip: IPAddress
+    public var port: UInt16
+    /// `.tcp` or `.udp`; `BalancerSnapshot.build` rejects anything else.
+    public var proto: IPProtocolNumber
+    /// A `StrategyRegistry` config name; kube-proxy's behaviour (`random`) by default.
+    public var strategy: String
+    public var strategyOptions: StrategyOptions
+    /// `nil` is kube-proxy's `sessionAffinity: None`.
+    public var sessionAffinity: SessionAffinity?
+    /// Whether flows also get source NAT to the node address (hairpin, host clients).
+    /// The balancer only carries it for the daemon.
+    public var masquerade: Bool
+    public var endpoints: [Endpoint]
+
+    public init(name: String, vip: IPAddress, port: UInt16, proto: IPProtocolNumber = .tcp,
+                strategy: String = "random", strategyOptions: StrategyOptions = [:],
+                sessionAffinity: SessionAffinity? = nil, masquerade: Bool = false,
+                endpoints: [Endpoint] = []) {
+        self.name = name
+        self.vip = vip
+        self.port = port
+        self.proto = proto
+        self.strategy = strategy
+        self.strategyOptions = strategyOptions
+        self.sessionAffinity = sessionAffinity
+        self.masquerade = masquerade
+        self.endpoints = endpoints
+    }
+
+    @inlinable
+    public var key: ServiceKey { ServiceKey(address: vip, port: port, proto: proto) }
+
+    public var description: String { "\(name) (\(key))" }
+}

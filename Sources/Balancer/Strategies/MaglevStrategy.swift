@@ -1,0 +1,50 @@
+import PacketRewrite
+
+/// `maglev`: Google's Maglev consistent hashing on the flow's 5-tuple. A given flow hash
+/// always maps to the same endpoint on every node running the same config, and removing one
+/// of N endpoints moves only about 1/N of flow hashes (see `MaglevTable`).
+///
+/// Option `tableSize`: a prime, at least the number of candidates (default 65537). Larger
+/// tables balance more evenly; each entry is 2 bytes.
+public final class MaglevStrategy: BalancingStrategy, @unchecked Sendable {
+    // @unchecked: `entries` borrows `table`'s buffer, which `table` keeps alive.
+    public static let configName = "maglev"
+    public static let optionNames = ["tableSize"]
+
+    public let table: MaglevTable
+    /// `table.entries`, cached here so that a pick reads no other object.
+    @usableFromInline let entries: UnsafeBufferPointer<UInt16>
+    @usableFromInline let size: UInt64
+
+    public static func validate(options: StrategyOptions) throws(StrategyError) {
+        _ = try tableSize(options)
+    }
+
+    static func tableSize(_ options: StrategyOptions) throws(StrategyError) -> Int {
+        try options.requireOnly(optionNames)
+        let size = try options.integer("tableSize", default: MaglevTable.defaultSize,
+                                       in: 2...MaglevTable.maximumSize)
+        guard WeightMath.isPrime(size) else {
+            throw StrategyError(option: "tableSize", problem: .invalidValue(
+                options["tableSize"] ?? String(size), reason: "must be a prime number (e.g. 251, 4093, 65537)"))
+        }
+        return size
+    }
+
+    public init(endpoints: [Endpoint], context: StrategyBuildContext) throws(StrategyError) {
+        let size = try Self.tableSize(context.options)
+        guard endpoints.count <= min(size, MaglevTable.maximumCandidates) else {
+            throw StrategyError(option: "tableSize", problem: .unsupportedEndpoints(
+                reason: "\(size) must be at least the number of endpoints (\(endpoints.count))"))
+        }
+        table = MaglevTable(endpoints: endpoints, size: size)
+        entries = table.entries
+        self.size = UInt64(size)
+    }
+
+    @inlinable
+    public func pick(_ flow: FlowTuple, hash: UInt64, context: inout PickContext) -> Int? {
+        guard entries.count > 0 else { return nil }
+        return Int(entries[Int(truncatingIfNeeded: hash % size)])
+    }
+}
