@@ -52,6 +52,17 @@ public final class FlowTracker: Sendable {
     /// Number of counters held.
     public var count: Int { counters.withLock { $0.count } }
 
+    /// Drops the counters of `keys` (endpoints that stopped being a candidate anywhere) that are
+    /// idle: the incremental form of `removeIdleCounters(keeping:)`, costing only the change.
+    public func removeIdleCounters(_ keys: [(EndpointKey, IPProtocolNumber)]) {
+        counters.withLock { table in
+            for (endpoint, proto) in keys {
+                let key = Key(endpoint: endpoint, proto: proto)
+                if let counter = table[key], counter.active == 0 { table[key] = nil }
+            }
+        }
+    }
+
     /// Drops counters that are idle (zero flows) and not used by `snapshot`, so that endpoint
     /// churn does not grow the table forever. Call after publishing a snapshot; a worker
     /// still on an older snapshot may then count on a dropped counter, which only costs a

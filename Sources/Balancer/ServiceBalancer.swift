@@ -22,6 +22,8 @@ public final class ServiceBalancer: @unchecked Sendable {
     public let flows: FlowTracker
     /// The shared table when the service has session affinity.
     public let affinity: AffinityTable?
+    /// The service's endpoints that were unhealthy when this balancer was built.
+    let unhealthyAtBuild: Set<EndpointKey>
 
     @usableFromInline let endpointBuffer: UnsafeBufferPointer<Endpoint>
     @usableFromInline let counterBuffer: UnsafeBufferPointer<Unmanaged<FlowCounter>>
@@ -43,11 +45,12 @@ public final class ServiceBalancer: @unchecked Sendable {
     public convenience init(service: Service, unhealthy: Set<EndpointKey> = [], flows: FlowTracker,
                 affinity: AffinityTable?, registry: StrategyRegistry = .standard) throws(StrategyError) {
         let selection = EndpointEligibility.select(from: service.endpoints, unhealthy: unhealthy)
-        try self.init(service: service, selection: selection, flows: flows, affinity: affinity, registry: registry)
+        try self.init(service: service, selection: selection, unhealthy: unhealthy, flows: flows, affinity: affinity, registry: registry)
     }
 
-    init(service: Service, selection: EndpointEligibility.Selection, flows: FlowTracker,
+    init(service: Service, selection: EndpointEligibility.Selection, unhealthy: Set<EndpointKey>, flows: FlowTracker,
          affinity: AffinityTable?, registry: StrategyRegistry) throws(StrategyError) {
+        unhealthyAtBuild = unhealthy.isEmpty ? [] : Set(service.endpoints.map(\.key).filter(unhealthy.contains))
         let candidates = selection.candidates
         let counters = flows.counters(for: candidates.map(\.key), proto: service.proto)
         strategy = try registry.make(name: service.strategy, endpoints: candidates,
@@ -152,6 +155,22 @@ public final class ServiceBalancer: @unchecked Sendable {
     /// Whether this balancer would be rebuilt identically for `service` with `selection`: the
     /// reuse test of a reload. Costs one comparison of the service (endpoints included) and
     /// of the candidates.
+    /// True when `service` is this balancer's service and its endpoints' health is what it
+    /// was at build time: then the balancer is reused as it is, without recomputing anything.
+    func isUnchanged(for service: Service, unhealthy: Set<EndpointKey>, flows: FlowTracker,
+                     affinity: AffinityTable?, registry: StrategyRegistry) -> Bool {
+        guard flows === self.flows,
+              (service.sessionAffinity == nil ? nil : affinity) === self.affinity,
+              self.service == service else { return false }
+        if !unhealthy.isEmpty || !unhealthyAtBuild.isEmpty {
+            for endpoint in service.endpoints where unhealthy.contains(endpoint.key) != unhealthyAtBuild.contains(endpoint.key) {
+                return false
+            }
+        }
+        guard let type = try? registry.type(named: service.strategy) else { return false }
+        return ObjectIdentifier(type) == ObjectIdentifier(Swift.type(of: strategy))
+    }
+
     func isEquivalent(to service: Service, selection: EndpointEligibility.Selection, flows: FlowTracker,
                       affinity: AffinityTable?, registry: StrategyRegistry) -> Bool {
         guard flows === self.flows,

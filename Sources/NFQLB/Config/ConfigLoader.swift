@@ -9,6 +9,9 @@ import Yams
 /// affinity" is the kind of config bug that takes a day to find.
 public struct ConfigLoader: Sendable {
     public var registry: StrategyRegistry
+    /// Included files parsed before, kept while they do not change: a reload after an
+    /// endpoint change in one file of a `services.d` parses that file only.
+    let includes = IncludeCache()
 
     public init(registry: StrategyRegistry = .standard) {
         self.registry = registry
@@ -33,7 +36,7 @@ public struct ConfigLoader: Sendable {
         } catch {
             throw ConfigError(issues: [ConfigIssue(file: file, line: 0, field: "", message: "not YAML: \(error)")])
         }
-        var reader = ConfigReader(file: file, registry: registry)
+        var reader = ConfigReader(file: file, registry: registry, includes: includes)
         guard let root else {
             throw ConfigError(issues: [ConfigIssue(file: file, line: 0, field: "", message: "the file is empty; it needs at least serviceCIDRs and services")])
         }
@@ -44,7 +47,7 @@ public struct ConfigLoader: Sendable {
         return config!
     }
 
-    private static func issue(for error: YamlError, file: String) -> ConfigIssue {
+    static func issue(for error: YamlError, file: String) -> ConfigIssue {
         switch error {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
             return ConfigIssue(file: file, line: mark.line, field: "", message: "YAML syntax: \(problem)")
@@ -60,15 +63,17 @@ public struct ConfigLoader: Sendable {
 struct ConfigReader {
     let file: String
     let registry: StrategyRegistry
+    let includes: IncludeCache?
     private(set) var issues: [ConfigIssue] = []
 
-    init(file: String, registry: StrategyRegistry) {
+    init(file: String, registry: StrategyRegistry, includes: IncludeCache? = nil) {
         self.file = file
         self.registry = registry
+        self.includes = includes
     }
 
     static let topLevelKeys = ["queues", "serviceCIDRs", "tcpMode", "queue", "malformedPackets", "marks", "conntrack",
-                               "masqueradeAddress", "pickCacheMilliseconds", "metrics", "services"]
+                               "masqueradeAddress", "pickCacheMilliseconds", "metrics", "include", "services"]
     static let serviceKeys = ["name", "vip", "port", "protocol", "strategy", "strategyOptions", "sessionAffinity",
                               "masquerade", "endpointRemoval", "healthCheck", "endpoints"]
     static let endpointKeys = ["address", "port", "weight", "ready", "serving", "terminating"]
@@ -123,11 +128,18 @@ struct ConfigReader {
             }
             metrics.port = UInt16(integer(fields["port"], "metrics.port", in: 0...65535) ?? 9464)
         }
-        let services = readServices(top["services"], cidrs: cidrs)
+        var services = readServices(top["services"], cidrs: cidrs)
+        var included: [String] = []
+        if let includeNode = top["include"] {
+            services += readIncludes(includeNode, cidrs: cidrs, paths: &included)
+        }
+        checkUniqueness(services)
         checkEndpointIDSpace(services, marks: marks, mode: tcpMode, node: top["services"])
-        return NFQLBConfig(queues: queues, serviceCIDRs: cidrs, tcpMode: tcpMode, queue: queue, queueBypass: bypass,
-                           malformedPackets: malformed, marks: marks, tcpTimeoutSeconds: tcpTimeout, udpTimeoutSeconds: udpTimeout,
-                           masqueradeAddress: masquerade, pickCacheMilliseconds: pickCache, metrics: metrics, services: services)
+        var config = NFQLBConfig(queues: queues, serviceCIDRs: cidrs, tcpMode: tcpMode, queue: queue, queueBypass: bypass,
+                                 malformedPackets: malformed, marks: marks, tcpTimeoutSeconds: tcpTimeout, udpTimeoutSeconds: udpTimeout,
+                                 masqueradeAddress: masquerade, pickCacheMilliseconds: pickCache, metrics: metrics, services: services)
+        config.includes = included
+        return config
     }
 
     mutating func readQueues(_ node: Node?) -> ClosedRange<UInt16>? {
@@ -183,25 +195,67 @@ struct ConfigReader {
         guard let node else { return [] }
         guard let items = sequence(node, "services") else { return [] }
         var result: [ServiceConfig] = []
-        var seenKeys: [ServiceKey: Int] = [:]
-        var seenNames: [String: Int] = [:]
         for (i, item) in items.enumerated() {
-            let path = "services[\(i)]"
-            guard let config = readService(item, path: path, cidrs: cidrs) else { continue }
-            let service = config.service
-            if let first = seenKeys[service.key] {
-                report(item["vip"] ?? item, "\(path).vip", "duplicate service \(service.vip):\(service.port)/\(service.proto): services[\(first)] has it already")
-            } else {
-                seenKeys[service.key] = i
-            }
-            if let first = seenNames[service.name] {
-                report(item["name"] ?? item, "\(path).name", "duplicate name '\(service.name)': services[\(first)] has it already")
-            } else {
-                seenNames[service.name] = i
-            }
-            result.append(config)
+            if let config = readService(item, path: "services[\(i)]", cidrs: cidrs) { result.append(config) }
         }
         return result
+    }
+
+    /// Services of the files `include` names: each a YAML file with a `services:` list, or a
+    /// directory whose `*.yaml` files are read in name order. Paths are relative to this file.
+    mutating func readIncludes(_ node: Node, cidrs: [IPPrefix], paths: inout [String]) -> [ServiceConfig] {
+        let entries: [Node] = node.sequence.map(Array.init) ?? [node]
+        let base = (file as NSString).deletingLastPathComponent
+        var result: [ServiceConfig] = []
+        for (i, entry) in entries.enumerated() {
+            guard let text = entry.scalar?.string, !text.isEmpty else {
+                report(entry, "include[\(i)]", "must be a file or directory path")
+                continue
+            }
+            let path = text.hasPrefix("/") ? text : (base as NSString).appendingPathComponent(text)
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                report(entry, "include[\(i)]", "no such file or directory: \(path)")
+                continue
+            }
+            paths.append(path)
+            var files = [path]
+            if isDirectory.boolValue {
+                let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+                files = names.filter { ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) && !$0.hasPrefix(".") }.sorted()
+                    .map { (path as NSString).appendingPathComponent($0) }
+            }
+            for included in files {
+                let parsed = includes?.services(of: included, cidrs: cidrs, registry: registry) ?? IncludeCache.parse(included, cidrs: cidrs, registry: registry)
+                issues += parsed.issues
+                result += parsed.services
+            }
+        }
+        return result
+    }
+
+    /// No two services, in any file, share an address, port and protocol, or a name.
+    mutating func checkUniqueness(_ services: [ServiceConfig]) {
+        var seenKeys: [ServiceKey: ServiceConfig] = [:]
+        var seenNames: [String: ServiceConfig] = [:]
+        seenKeys.reserveCapacity(services.count)
+        seenNames.reserveCapacity(services.count)
+        func other(_ first: ServiceConfig, from second: ServiceConfig) -> String {
+            first.file == second.file ? first.path : "\(first.file): \(first.path)"
+        }
+        for config in services {
+            let service = config.service
+            if let first = seenKeys.updateValue(config, forKey: service.key) {
+                seenKeys[service.key] = first
+                issues.append(ConfigIssue(file: config.file, line: config.vipLine, field: "\(config.path).vip",
+                                          message: "duplicate service \(service.vip):\(service.port)/\(service.proto): \(other(first, from: config)) has it already"))
+            }
+            if let first = seenNames.updateValue(config, forKey: service.name) {
+                seenNames[service.name] = first
+                issues.append(ConfigIssue(file: config.file, line: config.nameLine, field: "\(config.path).name",
+                                          message: "duplicate name '\(service.name)': \(other(first, from: config)) has it already"))
+            }
+        }
     }
 
     mutating func readService(_ node: Node, path: String, cidrs: [IPPrefix]) -> ServiceConfig? {
@@ -272,7 +326,12 @@ struct ConfigReader {
         guard issues.count == before, let vip, let port else { return nil }
         let service = Service(name: name, vip: vip, port: UInt16(port), proto: proto, strategy: strategy,
                               strategyOptions: options, sessionAffinity: affinity, masquerade: masquerade, endpoints: endpoints)
-        return ServiceConfig(service: service, endpointRemoval: removal, healthCheck: health, line: node.mark?.line ?? 0)
+        var config = ServiceConfig(service: service, endpointRemoval: removal, healthCheck: health, line: node.mark?.line ?? 0)
+        config.file = file
+        config.path = path
+        config.vipLine = fields["vip"]?.mark?.line ?? config.line
+        config.nameLine = fields["name"]?.mark?.line ?? config.line
+        return config
     }
 
     mutating func readEndpoints(_ node: Node?, path: String, vip: IPAddress?) -> [Endpoint] {
@@ -325,8 +384,10 @@ struct ConfigReader {
 
     /// In mode mark every distinct endpoint needs an id that fits the mark field.
     mutating func checkEndpointIDSpace(_ services: [ServiceConfig], marks: MarkLayout, mode: NFQLBConfig.TCPMode, node: Node?) {
-        let distinct = Set(services.flatMap { $0.service.endpoints.map(\.key) }).count
         let capacity = Int(marks.maximumEndpointID) - Int(MarkLayout.firstEndpointID) + 1
+        // Counting distinct endpoints costs a set of all of them: only when it could matter.
+        let total = services.reduce(0) { $0 + $1.service.endpoints.count }
+        let distinct = total <= capacity ? total : Set(services.flatMap { $0.service.endpoints.map(\.key) }).count
         if distinct > capacity {
             report(node, "services", "\(distinct) distinct endpoints, but marks.mask \(marks) holds only \(capacity) endpoint ids: widen the mask")
         }

@@ -36,6 +36,8 @@ public struct NFQLBConfig: Sendable, Equatable {
     /// How long a 5-tuple keeps its pick in mode `mark` (retransmits, parallel UDP datagrams).
     public var pickCacheMilliseconds: UInt32
     public var metrics: MetricsSettings
+    /// Files and directories `include` names, resolved: the reloader watches them too.
+    public var includes: [String] = []
     public var services: [ServiceConfig]
 
     public init(queues: ClosedRange<UInt16> = 0...0, serviceCIDRs: [IPPrefix], tcpMode: TCPMode = .conntrack,
@@ -76,8 +78,14 @@ public struct ServiceConfig: Sendable, Equatable {
     public var service: Service
     public var endpointRemoval: EndpointRemoval
     public var healthCheck: HealthCheckSettings?
-    /// Line of the service's entry in the config file, for errors found later (e.g. at build).
+    /// Line of the service's entry in its config file, for errors found later (e.g. at build).
     public var line: Int
+    /// Where the service is written: its file (the main config or an included one), its path
+    /// in that file (`services[3]`) and the lines of the fields that must be unique.
+    public var file = ""
+    public var path = ""
+    public var vipLine = 0
+    public var nameLine = 0
 
     public init(service: Service, endpointRemoval: EndpointRemoval = .drain, healthCheck: HealthCheckSettings? = nil, line: Int = 0) {
         self.service = service

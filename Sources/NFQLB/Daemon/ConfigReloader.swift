@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -28,13 +29,13 @@ public struct ConfigReloader: Service {
                 }
             }
             group.addTask {
-                var last = FileIdentity(path: daemon.configPath)
+                var last = ConfigFiles(daemon.configPath, includes: daemon.config.includes)
                 while !Task.isCancelled, !Task.isShuttingDownGracefully {
                     try? await Task.sleep(for: interval)
-                    let now = FileIdentity(path: daemon.configPath)
+                    let now = ConfigFiles(daemon.configPath, includes: daemon.config.includes)
                     if now != last {
                         last = now
-                        if now != nil { daemon.reload(reason: "config file changed") }
+                        if now.mainExists { daemon.reload(reason: "config file changed") }
                     }
                 }
             }
@@ -43,8 +44,30 @@ public struct ConfigReloader: Service {
     }
 }
 
+/// The identities of the config file, of every included file and directory, and of every
+/// `*.yaml` in the included directories: any change among them is a reason to reload.
+struct ConfigFiles: Equatable {
+    var identities: [String: FileIdentity?]
+    var mainExists: Bool
+
+    init(_ main: String, includes: [String]) {
+        var identities: [String: FileIdentity?] = [main: FileIdentity(path: main)]
+        for path in includes {
+            identities[path] = FileIdentity(path: path)
+            if let names = try? FileManager.default.contentsOfDirectory(atPath: path) {
+                for name in names where name.hasSuffix(".yaml") || name.hasSuffix(".yml") {
+                    let file = (path as NSString).appendingPathComponent(name)
+                    identities[file] = FileIdentity(path: file)
+                }
+            }
+        }
+        self.identities = identities
+        mainExists = identities[main] != nil && identities[main]! != nil
+    }
+}
+
 /// What tells one version of a file from the next without reading it.
-struct FileIdentity: Equatable {
+struct FileIdentity: Equatable, Sendable {
     var device: UInt64
     var inode: UInt64
     var size: Int64

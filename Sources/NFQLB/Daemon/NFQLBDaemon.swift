@@ -29,8 +29,8 @@ public final class NFQLBDaemon: Sendable {
         var generation = 0
         var unhealthy: Set<EndpointKey>
         var health: [EndpointHealth] = []
-        /// The endpoints (with their ids) and protocols of the last published snapshot.
-        var published: [EndpointKey: Set<IPProtocolNumber>]
+        /// How many services of the published snapshot have each endpoint as a candidate.
+        var candidates = CandidateCounts()
     }
 
     /// Loads the config; nothing touches the kernel yet.
@@ -46,7 +46,7 @@ public final class NFQLBDaemon: Sendable {
         affinity = AffinityTable(capacity: 1 << 16)
         ids = EndpointIDAllocator(marks: config.marks)
         endpointMap = config.tcpMode == .mark ? NFTablesEndpointMap(marks: config.marks) : nil
-        applied = Mutex(Applied(config: config, unhealthy: [], published: [:]))
+        applied = Mutex(Applied(config: config, unhealthy: []))
     }
 
     public var config: NFQLBConfig { applied.withLock { $0.config } }
@@ -58,7 +58,20 @@ public final class NFQLBDaemon: Sendable {
     public func activate(adoptingIDs known: [(EndpointKey, UInt32)] = []) throws(DaemonError) {
         ids.adopt(known)
         try applied.withLock { (applied) throws(DaemonError) in
-            try publish(applied.config, unhealthy: applied.unhealthy, into: &applied, cleanup: false)
+            // The map may hold anything a previous run left: make it exactly ours first.
+            if let endpointMap {
+                do throws(EndpointIDExhausted) {
+                    _ = try ids.assign(applied.config.balancerServices)
+                } catch {
+                    throw .endpointIDs(error)
+                }
+                do throws(NetlinkError) {
+                    try endpointMap.apply(ids.assignments)
+                } catch {
+                    throw .endpointMap(error)
+                }
+            }
+            _ = try publish(applied.config, unhealthy: applied.unhealthy, into: &applied, cleanup: false)
         }
     }
 
@@ -104,7 +117,7 @@ public final class NFQLBDaemon: Sendable {
             applied.health = records
             guard applied.unhealthy != unhealthy else { return }
             do {
-                _ = try publish(applied.config, unhealthy: unhealthy, into: &applied, cleanup: true)
+                _ = try publish(applied.config, unhealthy: unhealthy, into: &applied, cleanup: true, configChanged: false)
             } catch {
                 logger.error("applying health change failed: \(error)")
             }
@@ -116,61 +129,61 @@ public final class NFQLBDaemon: Sendable {
     }
 
     private func publish(_ config: NFQLBConfig, unhealthy: Set<EndpointKey>, into applied: inout Applied,
-                         cleanup: Bool) throws(DaemonError) -> ReloadSummary {
-        let services: [Service]
+                         cleanup: Bool, configChanged: Bool = true) throws(DaemonError) -> ReloadSummary {
+        let assignment: EndpointIDAllocator.Assignment
         do {
-            services = try ids.assign(config.balancerServices)
+            assignment = try ids.assign(config.balancerServices)
         } catch {
             throw .endpointIDs(error)
         }
         let previous = state.current
         let snapshot: BalancerSnapshot
         do {
-            snapshot = try BalancerSnapshot.build(services: services, serviceCIDRs: config.serviceCIDRs, unhealthy: unhealthy,
+            snapshot = try BalancerSnapshot.build(services: assignment.services, serviceCIDRs: config.serviceCIDRs, unhealthy: unhealthy,
                                                   reusing: previous, flows: flows, affinity: affinity)
         } catch {
             throw .build(error, file: configPath, lines: config.services.map(\.line))
         }
-        // Candidates of the new snapshot, by endpoint, with the protocols they serve.
-        var published: [EndpointKey: Set<IPProtocolNumber>] = [:]
-        for balancer in snapshot.services {
-            for endpoint in balancer.candidates { published[endpoint.key, default: []].insert(balancer.service.proto) }
-        }
-        let assignments = ids.assignments
         // Mode mark: a worker must never mark an id the map does not have yet, so new
-        // elements go in before the snapshot is published, and old ones leave after.
-        if let endpointMap {
+        // elements go in before the snapshot is published, and freed ones leave after.
+        if let endpointMap, !assignment.added.isEmpty {
             do throws(NetlinkError) {
-                try endpointMap.apply(services.flatMap(\.endpoints).reduce(into: [:]) { $0[$1.key] = $1.tag })
+                try endpointMap.update(adding: assignment.added, removing: [])
             } catch {
                 throw .endpointMap(error)
             }
         }
         state.publish(snapshot)
-        if applied.config != config { applied.generation += 1 }
-        let removed = applied.published.filter { published[$0.key] == nil }
+        // In force from here on; what follows is bookkeeping, costing only what changed.
+        if configChanged { applied.generation += 1 }
         applied.config = config
         applied.unhealthy = unhealthy
-        applied.published = published
-        let before = Set(previous.services.map(ObjectIdentifier.init))
-        var summary = ReloadSummary(services: snapshot.services.count,
-                                    reusedServices: snapshot.services.count { before.contains(ObjectIdentifier($0)) },
-                                    endpointsRemoved: removed.count)
-        if cleanup, !removed.isEmpty {
-            summary.entriesDeleted = cleanStale(removed, config: config, assignmentsBefore: assignments)
+        if let endpointMap, !assignment.freed.isEmpty {
+            do {
+                try endpointMap.update(adding: [], removing: assignment.freed)
+            } catch {
+                logger.error("removing freed endpoint ids from the nftables map failed (kept until the next change): \(error)")
+            }
         }
-        flows.removeIdleCounters(keeping: snapshot)
+        let change = SnapshotChange(from: previous, to: snapshot)
+        let removed = applied.candidates.apply(change)
+        var summary = ReloadSummary(services: snapshot.services.count, reusedServices: change.reused, endpointsRemoved: removed.count)
+        if cleanup, !removed.isEmpty {
+            let freed = Dictionary(assignment.freed, uniquingKeysWith: { a, _ in a })
+            summary.entriesDeleted = cleanStale(removed, config: config, idsBefore: { freed[$0] ?? self.ids.id(of: $0) })
+        }
+        flows.removeIdleCounters(removed.flatMap { key, protocols in protocols.map { (key, $0) } })
         return summary
     }
 
     /// Deletes the UDP entries (and, for services that ask for `reset`, the TCP entries) of
     /// endpoints that stopped taking flows.
     private func cleanStale(_ removed: [EndpointKey: Set<IPProtocolNumber>], config: NFQLBConfig,
-                            assignmentsBefore: [EndpointKey: UInt32]) -> Int {
+                            idsBefore: (EndpointKey) -> UInt32?) -> Int {
         let resetting = Set(config.services.filter { $0.endpointRemoval == .reset }.flatMap { $0.service.endpoints.map(\.key) })
         var targets: [StaleEntryCleaner.Target] = []
         for (key, protocols) in removed {
-            guard let id = assignmentsBefore[key] ?? ids.assignments[key] else { continue }
+            guard let id = idsBefore(key) else { continue }
             // UDP always goes; TCP drains (kube-proxy's behaviour) unless a service still
             // naming the endpoint asks for reset.
             let doomed = resetting.contains(key) ? protocols : protocols.intersection([.udp])

@@ -55,6 +55,24 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
         }
     }
 
+    public func update(adding: [(EndpointKey, UInt32)], removing: [(EndpointKey, UInt32)]) throws(NetlinkError) {
+        try written.withLock { (written) throws(NetlinkError) in
+            let additions = adding.filter { $0.0.address.isIPv4 }.map { (marks.value(endpointID: $0.1), $0.0) }
+            let deletions = removing.filter { $0.0.address.isIPv4 }.map { (marks.value(endpointID: $0.1), $0.0) }
+            // A key about to be added must not be in the map (adding an existing key fails):
+            // an id freed and reused in one round is deleted first, in the same transaction.
+            let replaced = additions.filter { written?[$0.0] != nil && written?[$0.0] != $0.1 }.map { ($0.0, written![$0.0]!) }
+            do throws(NetlinkError) {
+                try Self.transact(deletions: deletions + replaced, additions: additions)
+            } catch {
+                written = nil
+                throw error
+            }
+            for (key, _) in deletions { written?[key] = nil }
+            for (key, endpoint) in additions { written?[key] = endpoint }
+        }
+    }
+
     // MARK: Netlink
 
     private static let family = UInt16(NFPROTO_IPV4)
