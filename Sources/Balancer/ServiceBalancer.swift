@@ -67,7 +67,9 @@ public final class ServiceBalancer: @unchecked Sendable {
         serviceHash = service.key.stableHash
         affinityTimeout = service.sessionAffinity?.timeoutSeconds ?? 0
 
-        let prints = self.affinity == nil ? [] : candidates.map(\.key.fingerprint)
+        // Built for every service: session affinity and the daemon's memory of recent picks
+        // (mode mark) both name endpoints by fingerprint.
+        let prints = candidates.map(\.key.fingerprint)
         fingerprints = .allocate(copying: prints)
         var size = 2
         while size < 2 * prints.count { size <<= 1 }
@@ -111,6 +113,14 @@ public final class ServiceBalancer: @unchecked Sendable {
             }
             s = (s + 1) & fingerprintMask
         }
+    }
+
+    /// The candidate named by `fingerprint` (an `EndpointKey.fingerprint`), if it still is one:
+    /// how a remembered pick is turned back into an endpoint after any reload.
+    @inlinable
+    public func choice(forFingerprint fingerprint: UInt32) -> EndpointChoice? {
+        guard let i = candidate(fingerprint: fingerprint) else { return nil }
+        return EndpointChoice(index: i, endpoint: endpointBuffer[i])
     }
 
     /// The endpoint for a new flow, or `nil` when the service has no candidate (the daemon

@@ -188,6 +188,8 @@ _cl_up_impl() {
             ip -n "$ns" link set lo up
             ip link add eth0 netns "$ns" type veth peer name "$vp" netns "$node"
             ip -n "$node" link set "$vp" master cni0
+            # As bridge CNIs do (hairpinMode): a masqueraded pod may reach itself through a service.
+            ip -n "$node" link set "$vp" type bridge_slave hairpin on
             ip -n "$node" link set "$vp" up
             ip -n "$ns" addr add "$ip/24" dev eth0
             ip -n "$ns" link set eth0 up

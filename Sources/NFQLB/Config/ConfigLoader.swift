@@ -114,7 +114,7 @@ struct ConfigReader {
             udpTimeout = UInt32(integer(fields["udpTimeoutSeconds"], "conntrack.udpTimeoutSeconds", in: 1...86400) ?? 30)
         }
         let masquerade = top["masqueradeAddress"].flatMap { address($0, "masqueradeAddress") }
-        let pickCache = UInt32(integer(top["pickCacheMilliseconds"], "pickCacheMilliseconds", in: 0...600_000) ?? 2000)
+        let pickCache = UInt32(integer(top["pickCacheMilliseconds"], "pickCacheMilliseconds", in: 0...600_000) ?? 130_000)
         var metrics = MetricsSettings()
         if let node = top["metrics"], let fields = mapping(node, "metrics", keys: ["enabled", "address", "port"]) {
             metrics.enabled = boolean(fields["enabled"], "metrics.enabled") ?? true

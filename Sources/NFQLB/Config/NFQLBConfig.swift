@@ -33,7 +33,9 @@ public struct NFQLBConfig: Sendable, Equatable {
     /// Source address for masqueraded flows; nil: the node address the kernel would use to
     /// reach each endpoint.
     public var masqueradeAddress: IPAddress?
-    /// How long a 5-tuple keeps its pick in mode `mark` (retransmits, parallel UDP datagrams).
+    /// How long mode `mark` remembers a flow's pick (TCP by 5-tuple and initial sequence number,
+    /// UDP by 5-tuple): longer than a client's whole SYN retransmit schedule (127 s on Linux).
+    /// 0 turns the memory off.
     public var pickCacheMilliseconds: UInt32
     public var metrics: MetricsSettings
     /// Files and directories `include` names, resolved: the reloader watches them too.
@@ -44,7 +46,7 @@ public struct NFQLBConfig: Sendable, Equatable {
                 queue: QueueConfiguration = QueueConfiguration(), queueBypass: Bool = true,
                 malformedPackets: MalformedPacketPolicy = .accept, marks: MarkLayout = .default,
                 tcpTimeoutSeconds: UInt32 = 120, udpTimeoutSeconds: UInt32 = 30,
-                masqueradeAddress: IPAddress? = nil, pickCacheMilliseconds: UInt32 = 2000,
+                masqueradeAddress: IPAddress? = nil, pickCacheMilliseconds: UInt32 = 130_000,
                 metrics: MetricsSettings = MetricsSettings(), services: [ServiceConfig]) {
         self.queues = queues
         self.serviceCIDRs = serviceCIDRs

@@ -130,6 +130,7 @@ public final class NFQLBDaemon: Sendable {
 
     private func publish(_ config: NFQLBConfig, unhealthy: Set<EndpointKey>, into applied: inout Applied,
                          cleanup: Bool, configChanged: Bool = true) throws(DaemonError) -> ReloadSummary {
+        let previousConfig = applied.config
         let assignment: EndpointIDAllocator.Assignment
         do {
             assignment = try ids.assign(config.balancerServices)
@@ -170,7 +171,12 @@ public final class NFQLBDaemon: Sendable {
         var summary = ReloadSummary(services: snapshot.services.count, reusedServices: change.reused, endpointsRemoved: removed.count)
         if cleanup, !removed.isEmpty {
             let freed = Dictionary(assignment.freed, uniquingKeysWith: { a, _ in a })
-            summary.entriesDeleted = cleanStale(removed, config: config, idsBefore: { freed[$0] ?? self.ids.id(of: $0) })
+            // An endpoint deleted from the config is only in the old one: a service of either
+            // that names it with `reset` has its TCP flows cut.
+            let resetting = Set([previousConfig, config].flatMap { config in
+                config.services.filter { $0.endpointRemoval == .reset }.flatMap { $0.service.endpoints.map(\.key) }
+            })
+            summary.entriesDeleted = cleanStale(removed, resetting: resetting, marks: config.marks, idsBefore: { freed[$0] ?? self.ids.id(of: $0) })
         }
         flows.removeIdleCounters(removed.flatMap { key, protocols in protocols.map { (key, $0) } })
         return summary
@@ -178,20 +184,18 @@ public final class NFQLBDaemon: Sendable {
 
     /// Deletes the UDP entries (and, for services that ask for `reset`, the TCP entries) of
     /// endpoints that stopped taking flows.
-    private func cleanStale(_ removed: [EndpointKey: Set<IPProtocolNumber>], config: NFQLBConfig,
+    private func cleanStale(_ removed: [EndpointKey: Set<IPProtocolNumber>], resetting: Set<EndpointKey>, marks: MarkLayout,
                             idsBefore: (EndpointKey) -> UInt32?) -> Int {
-        let resetting = Set(config.services.filter { $0.endpointRemoval == .reset }.flatMap { $0.service.endpoints.map(\.key) })
         var targets: [StaleEntryCleaner.Target] = []
         for (key, protocols) in removed {
             guard let id = idsBefore(key) else { continue }
-            // UDP always goes; TCP drains (kube-proxy's behaviour) unless a service still
-            // naming the endpoint asks for reset.
+            // UDP always goes; TCP drains (kube-proxy's behaviour) unless its service asks for reset.
             let doomed = resetting.contains(key) ? protocols : protocols.intersection([.udp])
             targets.append(.init(endpoint: key, id: id, protocols: doomed))
         }
         do {
             let client = try ConntrackClient(batchCapacity: 1)
-            let deleted = try StaleEntryCleaner(marks: config.marks).clean(targets, conntrack: client)
+            let deleted = try StaleEntryCleaner(marks: marks).clean(targets, conntrack: client)
             if deleted > 0 {
                 metrics.staleEntriesDeleted.increment(by: deleted)
                 logger.info("deleted \(deleted) conntrack entries of \(removed.count) endpoints that stopped taking flows")

@@ -4,6 +4,9 @@ import PacketRewrite
 /// A new flow between its pick and its verdict, inside one worker batch.
 struct FlowInFlight {
     var tuple: FlowTuple
+    /// A TCP SYN's initial sequence number (0 for UDP): tells a retransmit from a new
+    /// connection on the same 5-tuple.
+    var sequence: UInt32 = 0
     /// Where the pick sent the flow; a conntrack conflict may replace it with the backend an
     /// existing entry already carries.
     var backendAddress: IPAddress

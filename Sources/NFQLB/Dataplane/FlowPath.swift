@@ -9,12 +9,12 @@ import Balancer
 /// the creates, then `settle` for every packet, which sees the kernel's answer, may rewrite
 /// the packet and returns the verdict.
 protocol FlowPath {
-    /// A pick this path remembers for the 5-tuple (mode mark's pick cache), consulted before
-    /// the strategy is asked; nil to pick afresh.
-    mutating func recall(_ flow: inout FlowInFlight, now: UInt64) -> Bool
+    /// A pick this path remembers for the flow (mode mark's pick memory), consulted before the
+    /// strategy is asked; nil to pick afresh.
+    func recall(_ flow: FlowInFlight, balancer: ServiceBalancer, now: UInt32) -> EndpointChoice?
 
     /// Called right after a fresh pick, for a path that remembers picks.
-    mutating func remember(_ flow: FlowInFlight, now: UInt64)
+    func remember(_ flow: FlowInFlight, endpoint: EndpointKey, now: UInt32)
 
     mutating func stage(_ flow: inout FlowInFlight, conntrack: ConntrackClient)
 
@@ -23,8 +23,8 @@ protocol FlowPath {
 }
 
 extension FlowPath {
-    mutating func recall(_ flow: inout FlowInFlight, now: UInt64) -> Bool { false }
-    mutating func remember(_ flow: FlowInFlight, now: UInt64) {}
+    func recall(_ flow: FlowInFlight, balancer: ServiceBalancer, now: UInt32) -> EndpointChoice? { nil }
+    func remember(_ flow: FlowInFlight, endpoint: EndpointKey, now: UInt32) {}
 }
 
 /// What every path needs to know about the daemon's settings.

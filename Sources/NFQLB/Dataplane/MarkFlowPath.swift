@@ -1,26 +1,21 @@
+import Balancer
 import PacketRewrite
 /// Mode `mark` (TCP and UDP): no conntrack call at all. The verdict carries the endpoint's id
 /// in our mark field, and our nftables map in the nat hooks turns it into the DNAT, so the
 /// kernel creates the entry and NATs the flow itself (ARCHITECTURE.md, "TCP mode mark").
 struct MarkFlowPath: FlowPath {
     let settings: FlowPathSettings
-    private var cache: PickCache
+    let memory: PickMemory
 
-    init(settings: FlowPathSettings) {
-        self.settings = settings
-        cache = PickCache(lifetimeMilliseconds: settings.pickCacheMilliseconds)
+    func recall(_ flow: FlowInFlight, balancer: ServiceBalancer, now: UInt32) -> EndpointChoice? {
+        memory.recall(flow, balancer: balancer, now: now)
     }
 
-    mutating func recall(_ flow: inout FlowInFlight, now: UInt64) -> Bool {
-        cache.recall(&flow, hash: flow.tuple.stableHash, now: now)
+    func remember(_ flow: FlowInFlight, endpoint: EndpointKey, now: UInt32) {
+        memory.remember(flow, endpoint: endpoint, now: now)
     }
 
     mutating func stage(_ flow: inout FlowInFlight, conntrack: ConntrackClient) {}
-
-    /// Remembers a fresh pick (called by the worker right after picking).
-    mutating func remember(_ flow: FlowInFlight, now: UInt64) {
-        cache.remember(flow, hash: flow.tuple.stableHash, now: now)
-    }
 
     mutating func settle(_ flow: inout FlowInFlight, packet: inout QueuedPacket, conntrack: ConntrackClient,
                          statistics: inout WorkerStatistics) -> QueueVerdict {

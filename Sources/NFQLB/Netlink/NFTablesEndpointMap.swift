@@ -58,10 +58,14 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
     public func update(adding: [(EndpointKey, UInt32)], removing: [(EndpointKey, UInt32)]) throws(NetlinkError) {
         try written.withLock { (written) throws(NetlinkError) in
             let additions = adding.filter { $0.0.address.isIPv4 }.map { (marks.value(endpointID: $0.1), $0.0) }
+            // A freed id may already carry another endpoint (reused in the same change): only
+            // an element that still maps to the freed endpoint goes.
             let deletions = removing.filter { $0.0.address.isIPv4 }.map { (marks.value(endpointID: $0.1), $0.0) }
+                .filter { key, endpoint in written.map { $0[key] == endpoint } ?? true }
             // A key about to be added must not be in the map (adding an existing key fails):
             // an id freed and reused in one round is deleted first, in the same transaction.
             let replaced = additions.filter { written?[$0.0] != nil && written?[$0.0] != $0.1 }.map { ($0.0, written![$0.0]!) }
+            guard !(deletions.isEmpty && replaced.isEmpty && additions.isEmpty) else { return }
             do throws(NetlinkError) {
                 try Self.transact(deletions: deletions + replaced, additions: additions)
             } catch {

@@ -145,6 +145,7 @@ final class QueueWorker<TCP: FlowPath, UDP: FlowPath> {
             return .decided(environment.malformedPackets == .drop ? .drop : .accept)
         }
         let tuple = view.flowTuple
+        let sequence = view.tcp?.sequenceNumber ?? 0
         if tuple.proto == .tcp, !view.isTCPSYN {
             // Only a flow's first packet belongs here; anything else passes untouched.
             statistics.malformed += 1
@@ -161,40 +162,41 @@ final class QueueWorker<TCP: FlowPath, UDP: FlowPath> {
                 statistics.rejectedUnallocated += 1
                 return .decided(reject(packet))
             case .service(let balancer):
-                return balance(packet, tuple: tuple, balancer: balancer, slot: slot, now: now)
+                return balance(packet, tuple: tuple, sequence: sequence, balancer: balancer, slot: slot, now: now)
             }
         }
     }
 
     /// Picks (or recalls) the backend of a new flow of `balancer`'s service and stages it.
     @inline(__always)
-    private func balance(_ packet: QueuedPacket, tuple: FlowTuple, balancer: ServiceBalancer, slot: Int, now: UInt64) -> Disposition {
+    private func balance(_ packet: QueuedPacket, tuple: FlowTuple, sequence: UInt32, balancer: ServiceBalancer, slot: Int, now: UInt64) -> Disposition {
         var flow = FlowInFlight(tuple: tuple, backendAddress: tuple.destination, backendPort: tuple.destinationPort,
                                 endpointID: 0, sourceNAT: nil, candidate: -1)
+        flow.sequence = sequence
         let isTCP = tuple.proto == .tcp
-        var recalled = isTCP ? tcp.recall(&flow, now: now) : udp.recall(&flow, now: now)
-        if recalled {
-            // Only while the remembered endpoint still takes flows (a reload may have removed it).
-            let candidates = balancer.candidates
-            recalled = flow.candidate >= 0 && flow.candidate < candidates.count
-                && candidates[flow.candidate].address == flow.backendAddress && candidates[flow.candidate].port == flow.backendPort
-        }
-        if recalled {
+        let choice: EndpointChoice
+        if let remembered = isTCP ? tcp.recall(flow, balancer: balancer, now: context.now) : udp.recall(flow, balancer: balancer, now: context.now) {
             flow.recalled = true
             statistics.pickCacheHits += 1
+            choice = remembered
         } else {
-            guard let choice = balancer.pick(tuple, hash: tuple.stableHash, context: &context) else {
+            guard let picked = balancer.pick(tuple, hash: tuple.stableHash, context: &context) else {
                 statistics.rejectedNoEndpoint += 1
                 return .decided(reject(packet))
             }
-            flow.backendAddress = choice.endpoint.address
-            flow.backendPort = choice.endpoint.port
-            flow.endpointID = choice.endpoint.tag
-            flow.candidate = choice.index
-            if balancer.service.masquerade {
-                flow.sourceNAT = sources.source(toward: choice.endpoint.address, now: now)
+            choice = picked
+            if isTCP {
+                tcp.remember(flow, endpoint: picked.endpoint.key, now: context.now)
+            } else {
+                udp.remember(flow, endpoint: picked.endpoint.key, now: context.now)
             }
-            if isTCP { tcp.remember(flow, now: now) } else { udp.remember(flow, now: now) }
+        }
+        flow.backendAddress = choice.endpoint.address
+        flow.backendPort = choice.endpoint.port
+        flow.endpointID = choice.endpoint.tag
+        flow.candidate = choice.index
+        if balancer.service.masquerade {
+            flow.sourceNAT = sources.source(toward: choice.endpoint.address, now: now)
         }
         if isTCP {
             tcp.stage(&flow, conntrack: conntrack)

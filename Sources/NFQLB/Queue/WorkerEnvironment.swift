@@ -14,6 +14,8 @@ public final class WorkerEnvironment: Sendable {
     public let masqueradeAddress: IPAddress?
     public let state: BalancerState
     public let metrics: NFQLBMetrics
+    /// Mode mark's memory of recent picks, shared by every worker (see `PickMemory`).
+    let pickMemory: PickMemory
     public let logger: Logger
     private let stopping = Atomic<Bool>(false)
 
@@ -27,6 +29,7 @@ public final class WorkerEnvironment: Sendable {
         masqueradeAddress = config.masqueradeAddress
         self.state = state
         self.metrics = metrics
+        pickMemory = PickMemory(lifetimeMilliseconds: config.pickCacheMilliseconds)
         self.logger = logger
     }
 

@@ -71,8 +71,8 @@ public final class WorkerPool: Sendable {
             bound()
             worker.run()
         case .mark:
-            let worker = try QueueWorker(queue: queue, environment: environment,
-                                         tcp: MarkFlowPath(settings: settings), udp: MarkFlowPath(settings: settings))
+            let path = MarkFlowPath(settings: settings, memory: environment.pickMemory)
+            let worker = try QueueWorker(queue: queue, environment: environment, tcp: path, udp: path)
             bound()
             worker.run()
         }
