@@ -129,12 +129,18 @@ public final class ServiceBalancer: @unchecked Sendable {
     /// With session affinity, a client seen within the timeout goes back to its endpoint if
     /// that endpoint is still a candidate; otherwise the strategy picks and the choice is
     /// remembered. `hash` is `flow.stableHash`, computed once by the caller.
-    @inlinable
+    @inlinable @inline(__always)
     public func pick(_ flow: FlowTuple, hash: UInt64, context: inout PickContext) -> EndpointChoice? {
         guard let affinityTable else {
             guard let i = strategy.pick(flow, hash: hash, context: &context) else { return nil }
             return EndpointChoice(index: i, endpoint: endpointBuffer[i])
         }
+        return pickWithAffinity(affinityTable, flow, hash: hash, context: &context)
+    }
+
+    @inlinable @inline(never)
+    func pickWithAffinity(_ affinityTable: Unmanaged<AffinityTable>, _ flow: FlowTuple, hash: UInt64,
+                          context: inout PickContext) -> EndpointChoice? {
         return affinityTable._withUnsafeGuaranteedRef { affinity in
             let key = AffinityTable.key(service: serviceHash, client: flow.source)
             if let print = affinity.touch(key: key, now: context.now, timeout: affinityTimeout),

@@ -46,7 +46,7 @@ public final class ServiceTable: @unchecked Sendable {
         func slot(shift: UInt64) -> Int {
             var h = (low ^ high &* 0x9E37_79B9_7F4A_7C15) &* 0xBF58_476D_1CE4_E5B9
             h = (h ^ tail ^ h >> 29) &* 0x94D0_49BB_1331_11EB
-            return Int(truncatingIfNeeded: h >> shift)
+            return Int(truncatingIfNeeded: h &>> shift)
         }
     }
 
@@ -115,7 +115,7 @@ public final class ServiceTable: @unchecked Sendable {
             let slot = slots[s]
             if slot.key == key { return slot.balancer }
             if slot.key.tail == 0 { return nil }
-            s = (s + 1) & mask
+            s = (s &+ 1) & mask
         }
     }
 

@@ -34,7 +34,7 @@ public struct Xoshiro256StarStar: RandomNumberGenerator, Sendable {
         self.init(seed: system.next())
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func next() -> UInt64 {
         let result = (s1 &* 5).rotatedLeft(by: 7) &* 9
         let t = s1 << 17
@@ -50,15 +50,15 @@ public struct Xoshiro256StarStar: RandomNumberGenerator, Sendable {
     /// A number in `0..<bound` by Lemire's multiply-shift: no division and no rejection loop.
     /// Its bias is at most `bound / 2^64`, far below anything a chi-square test of a load
     /// balancer could see.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func next(below bound: Int) -> Int {
         Int(truncatingIfNeeded: next().multipliedFullWidth(by: UInt64(truncatingIfNeeded: bound)).high)
     }
 }
 
 extension UInt64 {
-    @inlinable
+    @inlinable @inline(__always)
     func rotatedLeft(by k: UInt64) -> UInt64 {
-        (self << k) | (self >> (64 &- k))
+        (self &<< k) | (self &>> (64 &- k))
     }
 }

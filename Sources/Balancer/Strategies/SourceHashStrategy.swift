@@ -46,7 +46,7 @@ public final class SourceHashStrategy: BalancingStrategy, @unchecked Sendable {
     /// The hash a client address is bucketed by. `FlowHash.hash` of an IPv4 address is the
     /// address itself (unmixed), which would put neighbouring clients in neighbouring
     /// buckets: finalise it.
-    @inlinable
+    @inlinable @inline(__always)
     public static func clientHash(_ address: IPAddress) -> UInt64 {
         FlowHash.finalize(FlowHash.hash(address))
     }
