@@ -54,7 +54,7 @@ extension NFQLBDaemon {
             }
         }
         series("nfqlb_endpoint_new_flows_total", "counter", "New flows sent to the endpoint (since the daemon started).", opened)
-        series("nfqlb_endpoint_active_flows", "gauge", "Flows to the endpoint that are open (from conntrack destroy events).", active)
+        series("nfqlb_endpoint_active_flows", "gauge", "Flows to the endpoint whose conntrack entry is alive (TIME_WAIT included), as least-connections and power-of-two count them.", active)
         series("nfqlb_endpoint_effective_weight", "gauge", "The endpoint's weight for new flows; 0 when it takes none (not ready, unhealthy, weight 0).", weights)
         series("nfqlb_endpoint_healthy", "gauge", "1 when the endpoint's health check passes, 0 when it fails.", healthy)
         let queues = KernelQueueStatistics.read()
