@@ -21,6 +21,7 @@ final class QueueWorker<TCP: FlowPath, UDP: FlowPath> {
     private var context: PickContext
     private var sources: SourceAddressResolver
     private var statistics = WorkerStatistics()
+    private var warnings = TroubleReporter()
     private var metrics: QueueMetrics
     private let marks: MarkLayout
     /// `--log-level debug` logs every decision; checked once, not per packet.
@@ -75,6 +76,7 @@ final class QueueWorker<TCP: FlowPath, UDP: FlowPath> {
             if now &- lastFlush >= 250 {
                 statistics.socketOverruns = socket.overruns
                 metrics.flush(statistics)
+                warnings.report(statistics, queue: socket.queue, now: now, logger: environment.logger)
                 lastFlush = now
             }
         }
