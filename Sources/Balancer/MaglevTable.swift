@@ -34,6 +34,26 @@ public final class MaglevTable: @unchecked Sendable {
     /// and `size` prime (callers validate: see `MaglevStrategy`). Primality is what makes
     /// every skip coprime with the size, so that each permutation reaches every entry and
     /// the fill terminates.
+    /// The `tableSize` option of a strategy built on a Maglev table: a prime, `fallback` when
+    /// absent.
+    static func size(from options: StrategyOptions, default fallback: Int) throws(StrategyError) -> Int {
+        let size = try options.integer("tableSize", default: fallback, in: 2...maximumSize)
+        guard WeightMath.isPrime(size) else {
+            throw StrategyError(option: "tableSize", problem: .invalidValue(
+                options["tableSize"] ?? String(size), reason: "must be a prime number (e.g. 251, 4093, 65537)"))
+        }
+        return size
+    }
+
+    /// A table of `size` entries for `endpoints`, refusing more endpoints than entries.
+    convenience init(endpoints: [Endpoint], checkedSize size: Int) throws(StrategyError) {
+        guard endpoints.count <= min(size, Self.maximumCandidates) else {
+            throw StrategyError(option: "tableSize", problem: .unsupportedEndpoints(
+                reason: "\(size) must be at least the number of endpoints (\(endpoints.count))"))
+        }
+        self.init(endpoints: endpoints, size: size)
+    }
+
     public init(endpoints: [Endpoint], size: Int) {
         precondition(WeightMath.isPrime(size) && endpoints.count <= min(size, Self.maximumCandidates),
                      "MaglevTable needs a prime size of at least the number of endpoints")

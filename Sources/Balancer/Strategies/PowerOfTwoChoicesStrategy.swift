@@ -10,32 +10,25 @@ public final class PowerOfTwoChoicesStrategy: BalancingStrategy, @unchecked Send
     // @unchecked: as LeastConnectionsStrategy.
     public static let configName = "power-of-two"
 
-    public let counters: [FlowCounter]
-    @usableFromInline let loads: UnsafeBufferPointer<Unmanaged<FlowCounter>>
-    @usableFromInline let weights: UnsafeBufferPointer<UInt64>
+    @usableFromInline let load: WeightedLoads
+
+    /// The shared counters of the candidates, in candidate order.
+    public var counters: [FlowCounter] { load.counters }
 
     public init(endpoints: [Endpoint], context: StrategyBuildContext) throws(StrategyError) {
         try context.options.requireOnly(Self.optionNames)
-        counters = context.counters(count: endpoints.count)
-        loads = .allocate(copying: counters.map { Unmanaged.passUnretained($0) })
-        weights = .allocate(copying: WeightMath.weights(of: endpoints))
+        load = WeightedLoads(endpoints: endpoints, context: context)
     }
 
-    deinit {
-        loads.deallocate()
-        weights.deallocate()
-    }
+    deinit { load.deallocate() }
 
     @inlinable
     public func pick(_ flow: FlowTuple, hash: UInt64, context: inout PickContext) -> Int? {
-        let n = loads.count
+        let n = load.count
         guard n > 1 else { return n == 1 ? 0 : nil }
         let first = context.random.next(below: n)
         var second = context.random.next(below: n - 1)
         if second >= first { second += 1 }
-        let firstActive = loads[first]._withUnsafeGuaranteedRef { $0.active }
-        let secondActive = loads[second]._withUnsafeGuaranteedRef { $0.active }
-        return WeightMath.isLessLoaded(active: secondActive, weight: weights[second],
-                                       than: firstActive, weight: weights[first]) ? second : first
+        return load.isLessLoaded(second, active: load.active(second), than: first, active: load.active(first)) ? second : first
     }
 }

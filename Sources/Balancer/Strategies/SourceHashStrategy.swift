@@ -23,24 +23,13 @@ public final class SourceHashStrategy: BalancingStrategy, @unchecked Sendable {
 
     static func tableSize(_ options: StrategyOptions, candidates: Int) throws(StrategyError) -> Int {
         try options.requireOnly(optionNames)
-        let automatic = candidates > 512 ? 65_537 : 4_093
-        let size = try options.integer("tableSize", default: automatic, in: 2...MaglevTable.maximumSize)
-        guard WeightMath.isPrime(size) else {
-            throw StrategyError(option: "tableSize", problem: .invalidValue(
-                options["tableSize"] ?? String(size), reason: "must be a prime number (e.g. 251, 4093, 65537)"))
-        }
-        return size
+        return try MaglevTable.size(from: options, default: candidates > 512 ? 65_537 : 4_093)
     }
 
     public init(endpoints: [Endpoint], context: StrategyBuildContext) throws(StrategyError) {
-        let size = try Self.tableSize(context.options, candidates: endpoints.count)
-        guard endpoints.count <= min(size, MaglevTable.maximumCandidates) else {
-            throw StrategyError(option: "tableSize", problem: .unsupportedEndpoints(
-                reason: "\(size) must be at least the number of endpoints (\(endpoints.count))"))
-        }
-        table = MaglevTable(endpoints: endpoints, size: size)
+        table = try MaglevTable(endpoints: endpoints, checkedSize: Self.tableSize(context.options, candidates: endpoints.count))
         entries = table.entries
-        self.size = UInt64(size)
+        size = UInt64(table.size)
     }
 
     /// The hash a client address is bucketed by. `FlowHash.hash` of an IPv4 address is the

@@ -1,16 +1,11 @@
 /// TCP mode `conntrack` (the default): the worker creates the entry with the NAT and accepts
 /// the SYN unmodified; conntrack finds the entry and nat rewrites this SYN and the whole flow.
-struct ConntrackFlowPath: FlowPath {
+struct ConntrackFlowPath: ConntrackEntryPath {
     let settings: FlowPathSettings
-
-    mutating func stage(_ flow: inout FlowInFlight, conntrack: ConntrackClient) {
-        flow.createPosition = conntrack.stageCreate(settings.createRequest(for: flow)) ?? -1
-    }
 
     mutating func settle(_ flow: inout FlowInFlight, packet: inout QueuedPacket, conntrack: ConntrackClient,
                          statistics: inout WorkerStatistics) -> QueueVerdict {
-        let request = settings.createRequest(for: flow)
-        switch EntryInstallation.settle(&flow, request: request, conntrack: conntrack, statistics: &statistics) {
+        switch install(&flow, conntrack: conntrack, statistics: &statistics) {
         case .created, .kept:
             return .accept
         case .failed:

@@ -3,30 +3,20 @@
 /// with our notrack mark, which the raw rule before the queue rule turns into `CT --notrack`.
 /// A plain accept would let the rewritten SYN create a second entry that clashes with ours.
 /// Masqueraded flows are the exception: they take mode conntrack's path (see `settle`).
-struct RewriteFlowPath: FlowPath {
+struct RewriteFlowPath: ConntrackEntryPath {
     let settings: FlowPathSettings
-
-    mutating func stage(_ flow: inout FlowInFlight, conntrack: ConntrackClient) {
-        flow.createPosition = conntrack.stageCreate(settings.createRequest(for: flow, liberal: true)) ?? -1
-    }
+    static var liberalTCPWindow: Bool { true }
 
     mutating func settle(_ flow: inout FlowInFlight, packet: inout QueuedPacket, conntrack: ConntrackClient,
                          statistics: inout WorkerStatistics) -> QueueVerdict {
-        let request = settings.createRequest(for: flow, liberal: true)
-        let result = EntryInstallation.settle(&flow, request: request,
-                                              conntrack: conntrack, statistics: &statistics)
-        if case .failed = result { return .drop }
         if flow.sourceNAT != nil {
             // A masqueraded SYN rewritten to the node's own source would be reinjected in
             // PREROUTING with a local source address and dropped as a martian: such a flow
             // goes the conntrack way instead (the SYN accepted as it is, the entry NATs both).
+            if case .failed = install(&flow, conntrack: conntrack, statistics: &statistics) { return .drop }
             return .accept
         }
-        let entry = PacketRewriting.entry(after: result, flow: flow, conntrack: conntrack)
-        guard PacketRewriting.apply(to: &packet, flow: flow, entry: entry) else {
-            statistics.malformed += 1
-            return .drop  // the entry exists: the retransmit will be rewritten from it
-        }
+        guard installAndRewrite(&flow, packet: &packet, conntrack: conntrack, statistics: &statistics) else { return .drop }
         return QueueVerdict(kind: .repeat, mark: settings.marks.merging(settings.marks.notrack, into: packet.mark), returnsPayload: true)
     }
 }
