@@ -15,6 +15,13 @@ public struct EndpointKey: Hashable, Comparable, Sendable, CustomStringConvertib
         self.port = port
     }
 
+    /// One word into the hasher instead of the enum's case tag and fields: reloads look up
+    /// every endpoint of every service in dictionaries, and at 10,000 services that adds up.
+    @inlinable
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(FlowHash.hash(address) &+ UInt64(port) &* 0x9E37_79B9_7F4A_7C15)
+    }
+
     /// The canonical text the stable hashes are computed over: `10.0.0.1:8080`, or
     /// `[fd00::1]:8080` for IPv6 (brackets keep the port apart from the address; addresses
     /// print in their canonical RFC 5952 form, so one endpoint has exactly one text).

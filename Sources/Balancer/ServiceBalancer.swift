@@ -115,6 +115,11 @@ public final class ServiceBalancer: @unchecked Sendable {
         }
     }
 
+    /// The fingerprint of candidate `index` (precomputed: `EndpointKey.fingerprint` formats a
+    /// string).
+    @inlinable
+    public func fingerprint(ofCandidate index: Int) -> UInt32 { fingerprints[index] }
+
     /// The candidate named by `fingerprint` (an `EndpointKey.fingerprint`), if it still is one:
     /// how a remembered pick is turned back into an endpoint after any reload.
     @inlinable

@@ -114,7 +114,10 @@ _cl_all_ns() {
     local p n
     p=$(_cl_p)
     ip netns list 2>/dev/null | while read -r n _; do
-        [[ $n == "$p"-* ]] && printf '%s\n' "$n"
+        # Not `[[ ]] && printf`: a last non-matching name would make the loop, and under
+        # pipefail the whole function, fail.
+        [[ $n == "$p"-* ]] || continue
+        printf '%s\n' "$n"
     done
     return 0
 }
@@ -214,29 +217,31 @@ cluster_up() {
     _cl_log "cluster $(_cl_p) up: $(cluster_pods | tr '\n' ' ')"
 }
 
+# _cl_running PID: the process exists and is not a zombie (a zombie is dead, only not yet
+# reaped by its parent, which for an orphan can take init a moment).
+_cl_running() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    [[ ${stat%% *} != Z ]]
+}
+
 # _cl_kill_pids PIDS...: TERM, wait up to 3 s, then KILL (only the given pids)
 _cl_kill_pids() {
-    local pid alive i
+    local pid i
+    local -a alive
     (($# > 0)) || return 0
     kill -TERM "$@" 2>/dev/null || true
-    for ((i = 0; i < 30; i++)); do
-        alive=0
+    for ((i = 0; i < 50; i++)); do
+        alive=()
         for pid in "$@"; do
-            kill -0 "$pid" 2>/dev/null && alive=1
+            _cl_running "$pid" && alive+=("$pid")
         done
-        ((alive)) || return 0
+        ((${#alive[@]})) || return 0
+        ((i == 30)) && kill -KILL "${alive[@]}" 2>/dev/null
         sleep 0.1
     done
-    kill -KILL "$@" 2>/dev/null || true
-    for ((i = 0; i < 20; i++)); do
-        alive=0
-        for pid in "$@"; do
-            kill -0 "$pid" 2>/dev/null && alive=1
-        done
-        ((alive)) || return 0
-        sleep 0.1
-    done
-    _cl_err "processes survived SIGKILL: $*"
+    _cl_err "processes survived SIGKILL: ${alive[*]}"
     return 1
 }
 

@@ -30,7 +30,7 @@ public struct ConfigLoader: Sendable {
     public func parse(_ text: String, file: String) throws(ConfigError) -> NFQLBConfig {
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text)
+            root = try Yams.compose(yaml: text, .basic)
         } catch let error as YamlError {
             throw ConfigError(issues: [Self.issue(for: error, file: file)])
         } catch {
@@ -236,24 +236,27 @@ struct ConfigReader {
 
     /// No two services, in any file, share an address, port and protocol, or a name.
     mutating func checkUniqueness(_ services: [ServiceConfig]) {
-        var seenKeys: [ServiceKey: ServiceConfig] = [:]
-        var seenNames: [String: ServiceConfig] = [:]
+        var seenKeys: [ServiceKey: Int] = [:]
+        var seenNames: [String: Int] = [:]
         seenKeys.reserveCapacity(services.count)
         seenNames.reserveCapacity(services.count)
-        func other(_ first: ServiceConfig, from second: ServiceConfig) -> String {
-            first.file == second.file ? first.path : "\(first.file): \(first.path)"
+        func other(_ first: Int, from second: Int) -> String {
+            services[first].file == services[second].file ? services[first].path : "\(services[first].file): \(services[first].path)"
         }
-        for config in services {
-            let service = config.service
-            if let first = seenKeys.updateValue(config, forKey: service.key) {
-                seenKeys[service.key] = first
+        for index in services.indices {
+            // Read in place (a copy of each ServiceConfig would retain a dozen references).
+            let key = services[index].service.key
+            if let first = seenKeys.updateValue(index, forKey: key) {
+                seenKeys[key] = first
+                let config = services[index]
                 issues.append(ConfigIssue(file: config.file, line: config.vipLine, field: "\(config.path).vip",
-                                          message: "duplicate service \(service.vip):\(service.port)/\(service.proto): \(other(first, from: config)) has it already"))
+                                          message: "duplicate service \(key.address):\(key.port)/\(key.proto): \(other(first, from: index)) has it already"))
             }
-            if let first = seenNames.updateValue(config, forKey: service.name) {
-                seenNames[service.name] = first
+            if let first = seenNames.updateValue(index, forKey: services[index].service.name) {
+                let config = services[index]
+                seenNames[config.service.name] = first
                 issues.append(ConfigIssue(file: config.file, line: config.nameLine, field: "\(config.path).name",
-                                          message: "duplicate name '\(service.name)': \(other(first, from: config)) has it already"))
+                                          message: "duplicate name '\(config.service.name)': \(other(first, from: index)) has it already"))
             }
         }
     }

@@ -44,7 +44,7 @@ final class IncludeCache: Sendable {
         }
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text)
+            root = try Yams.compose(yaml: text, .basic)
         } catch let error as YamlError {
             return Parsed(services: [], issues: [ConfigLoader.issue(for: error, file: path)])
         } catch {

@@ -33,9 +33,10 @@ public struct NFQLBConfig: Sendable, Equatable {
     /// Source address for masqueraded flows; nil: the node address the kernel would use to
     /// reach each endpoint.
     public var masqueradeAddress: IPAddress?
-    /// How long mode `mark` remembers a flow's pick (TCP by 5-tuple and initial sequence number,
-    /// UDP by 5-tuple): longer than a client's whole SYN retransmit schedule (127 s on Linux).
-    /// 0 turns the memory off.
+    /// How long a flow's pick is remembered (TCP by 5-tuple and initial sequence number, UDP by
+    /// 5-tuple), so that retransmits and a flow's early datagrams keep its backend in every mode
+    /// (mode mark has no other way): longer than a client's whole SYN retransmit schedule
+    /// (127 s on Linux). 0 turns the memory off.
     public var pickCacheMilliseconds: UInt32
     public var metrics: MetricsSettings
     /// Files and directories `include` names, resolved: the reloader watches them too.

@@ -9,22 +9,10 @@ import Balancer
 /// the creates, then `settle` for every packet, which sees the kernel's answer, may rewrite
 /// the packet and returns the verdict.
 protocol FlowPath {
-    /// A pick this path remembers for the flow (mode mark's pick memory), consulted before the
-    /// strategy is asked; nil to pick afresh.
-    func recall(_ flow: FlowInFlight, balancer: ServiceBalancer, now: UInt32) -> EndpointChoice?
-
-    /// Called right after a fresh pick, for a path that remembers picks.
-    func remember(_ flow: FlowInFlight, endpoint: EndpointKey, now: UInt32)
-
     mutating func stage(_ flow: inout FlowInFlight, conntrack: ConntrackClient)
 
     mutating func settle(_ flow: inout FlowInFlight, packet: inout QueuedPacket, conntrack: ConntrackClient,
                          statistics: inout WorkerStatistics) -> QueueVerdict
-}
-
-extension FlowPath {
-    func recall(_ flow: FlowInFlight, balancer: ServiceBalancer, now: UInt32) -> EndpointChoice? { nil }
-    func remember(_ flow: FlowInFlight, endpoint: EndpointKey, now: UInt32) {}
 }
 
 /// What every path needs to know about the daemon's settings.
@@ -32,7 +20,6 @@ struct FlowPathSettings: Sendable {
     var marks: MarkLayout
     var tcpTimeoutSeconds: UInt32
     var udpTimeoutSeconds: UInt32
-    var pickCacheMilliseconds: UInt32
 
     func timeout(for flow: FlowInFlight) -> UInt32 {
         flow.tuple.proto == .tcp ? tcpTimeoutSeconds : udpTimeoutSeconds

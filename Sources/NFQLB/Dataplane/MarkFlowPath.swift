@@ -1,19 +1,9 @@
-import Balancer
 import PacketRewrite
 /// Mode `mark` (TCP and UDP): no conntrack call at all. The verdict carries the endpoint's id
 /// in our mark field, and our nftables map in the nat hooks turns it into the DNAT, so the
 /// kernel creates the entry and NATs the flow itself (ARCHITECTURE.md, "TCP mode mark").
 struct MarkFlowPath: FlowPath {
     let settings: FlowPathSettings
-    let memory: PickMemory
-
-    func recall(_ flow: FlowInFlight, balancer: ServiceBalancer, now: UInt32) -> EndpointChoice? {
-        memory.recall(flow, balancer: balancer, now: now)
-    }
-
-    func remember(_ flow: FlowInFlight, endpoint: EndpointKey, now: UInt32) {
-        memory.remember(flow, endpoint: endpoint, now: now)
-    }
 
     mutating func stage(_ flow: inout FlowInFlight, conntrack: ConntrackClient) {}
 

@@ -80,6 +80,8 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
     // MARK: Netlink
 
     private static let family = UInt16(NFPROTO_IPV4)
+    /// Elements per NEWSETELEM/DELSETELEM message (each element is about 40 bytes).
+    static let elementsPerMessage = 512
 
     /// Key: the mark as nft's `mark` type holds it (32 bits, host byte order). Data: the
     /// concatenation `ipv4_addr . inet_service`, each field padded to a 32-bit register.
@@ -104,6 +106,8 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
         let socket = try NetlinkSocket()
         try socket.setReceiveTimeout(milliseconds: 2000)
         let capacity = 4096 + (deletions.count + additions.count) * 128
+        // The whole transaction is one sendmsg: the send buffer must hold it.
+        try socket.setSendBuffer(bytes: max(1 << 20, 2 * capacity))
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
         defer { buffer.deallocate() }
         let batch = mnl_nlmsg_batch_start(buffer, capacity)!
@@ -112,16 +116,23 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
         let first = sequence
         nftnl_batch_begin(mnl_nlmsg_batch_current(batch).assumingMemoryBound(to: CChar.self), sequence)
         mnl_nlmsg_batch_next(batch)
-        for (type, elements) in [(NFT_MSG_DELSETELEM, deletions), (NFT_MSG_NEWSETELEM, additions)] where !elements.isEmpty {
-            let set = newSet()
-            defer { nftnl_set_free(set) }
-            for (key, endpoint) in elements { nftnl_set_elem_add(set, element(key: key, endpoint: endpoint)) }
-            sequence &+= 1
-            let flags = UInt16(NLM_F_ACK) | (type == NFT_MSG_NEWSETELEM ? UInt16(NLM_F_CREATE | NLM_F_EXCL) : 0)
-            let nlh = nftnl_nlmsg_build_hdr(mnl_nlmsg_batch_current(batch).assumingMemoryBound(to: CChar.self),
-                                            UInt16(type.rawValue), family, flags, sequence)
-            nftnl_set_elems_nlmsg_build_payload(nlh, set)
-            mnl_nlmsg_batch_next(batch)
+        // Elements go in messages of at most `elementsPerMessage`: a message's element list is
+        // one netlink attribute, whose 16-bit length would wrap past 64 KiB (about 2,000
+        // elements) and silently lose the rest. The messages still form one transaction.
+        for (type, all) in [(NFT_MSG_DELSETELEM, deletions), (NFT_MSG_NEWSETELEM, additions)] {
+            for chunkStart in stride(from: 0, to: all.count, by: elementsPerMessage) {
+                let set = newSet()
+                defer { nftnl_set_free(set) }
+                for (key, endpoint) in all[chunkStart..<min(chunkStart + elementsPerMessage, all.count)] {
+                    nftnl_set_elem_add(set, element(key: key, endpoint: endpoint))
+                }
+                sequence &+= 1
+                let flags = UInt16(NLM_F_ACK) | (type == NFT_MSG_NEWSETELEM ? UInt16(NLM_F_CREATE | NLM_F_EXCL) : 0)
+                let nlh = nftnl_nlmsg_build_hdr(mnl_nlmsg_batch_current(batch).assumingMemoryBound(to: CChar.self),
+                                                UInt16(type.rawValue), family, flags, sequence)
+                nftnl_set_elems_nlmsg_build_payload(nlh, set)
+                mnl_nlmsg_batch_next(batch)
+            }
         }
         sequence &+= 1
         nftnl_batch_end(mnl_nlmsg_batch_current(batch).assumingMemoryBound(to: CChar.self), sequence)

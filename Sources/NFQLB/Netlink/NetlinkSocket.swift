@@ -58,6 +58,15 @@ final class NetlinkSocket {
         }
     }
 
+    /// Sizes the send buffer beyond `wmem_max` (CAP_NET_ADMIN), falling back to `SO_SNDBUF`:
+    /// a netlink message larger than the send buffer is refused with EMSGSIZE.
+    func setSendBuffer(bytes: Int) throws(NetlinkError) {
+        let value = Int32(clamping: bytes)
+        if case .failure = Syscalls.setOption(fd, level: SOL_SOCKET, name: SO_SNDBUFFORCE, value: value) {
+            try setOption(level: SOL_SOCKET, name: SO_SNDBUF, value: value, operation: "setsockopt(SO_SNDBUF)")
+        }
+    }
+
     func setReceiveTimeout(milliseconds: Int) throws(NetlinkError) {
         if case .failure(let errno) = Syscalls.setReceiveTimeout(fd, milliseconds: milliseconds) {
             throw NetlinkError(errno: errno, operation: "setsockopt(SO_RCVTIMEO)")

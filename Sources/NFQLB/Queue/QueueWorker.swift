@@ -176,23 +176,29 @@ final class QueueWorker<TCP: FlowPath, UDP: FlowPath> {
                                 endpointID: 0, sourceNAT: nil, candidate: -1)
         flow.sequence = sequence
         let isTCP = tuple.proto == .tcp
-        let choice: EndpointChoice
-        if let remembered = isTCP ? tcp.recall(flow, balancer: balancer, now: context.now) : udp.recall(flow, balancer: balancer, now: context.now) {
-            flow.recalled = true
-            statistics.pickCacheHits += 1
+        // A retransmitted SYN (same sequence number), or a datagram of a flow whose first one
+        // is still on its way, gets the pick its flow already has: from the shared memory of
+        // recent picks, or from whichever worker stored it first.
+        let memory = environment.pickMemory
+        let key = PickMemory.key(tuple, sequence: sequence)
+        var choice: EndpointChoice
+        if let fingerprint = memory.recall(key: key, now: context.now), let remembered = balancer.choice(forFingerprint: fingerprint) {
             choice = remembered
+            flow.recalled = true
         } else {
             guard let picked = balancer.pick(tuple, hash: tuple.stableHash, context: &context) else {
                 statistics.rejectedNoEndpoint += 1
                 return .decided(reject(packet))
             }
             choice = picked
-            if isTCP {
-                tcp.remember(flow, endpoint: picked.endpoint.key, now: context.now)
-            } else {
-                udp.remember(flow, endpoint: picked.endpoint.key, now: context.now)
+            let ours = balancer.fingerprint(ofCandidate: picked.index)
+            let winner = memory.claim(key: key, fingerprint: ours, now: context.now)
+            if winner != ours, let theirs = balancer.choice(forFingerprint: winner) {
+                choice = theirs
+                flow.recalled = true
             }
         }
+        if flow.recalled { statistics.pickCacheHits += 1 }
         flow.backendAddress = choice.endpoint.address
         flow.backendPort = choice.endpoint.port
         flow.endpointID = choice.endpoint.tag

@@ -14,7 +14,7 @@ public final class WorkerEnvironment: Sendable {
     public let masqueradeAddress: IPAddress?
     public let state: BalancerState
     public let metrics: NFQLBMetrics
-    /// Mode mark's memory of recent picks, shared by every worker (see `PickMemory`).
+    /// The memory of recent picks, shared by every worker (see `PickMemory`).
     let pickMemory: PickMemory
     public let logger: Logger
     private let stopping = Atomic<Bool>(false)
@@ -24,8 +24,7 @@ public final class WorkerEnvironment: Sendable {
         queue = config.queue
         malformedPackets = config.malformedPackets
         pathSettings = FlowPathSettings(marks: config.marks, tcpTimeoutSeconds: config.tcpTimeoutSeconds,
-                                        udpTimeoutSeconds: config.udpTimeoutSeconds,
-                                        pickCacheMilliseconds: config.pickCacheMilliseconds)
+                                        udpTimeoutSeconds: config.udpTimeoutSeconds)
         masqueradeAddress = config.masqueradeAddress
         self.state = state
         self.metrics = metrics

@@ -71,7 +71,7 @@ public final class WorkerPool: Sendable {
             bound()
             worker.run()
         case .mark:
-            let path = MarkFlowPath(settings: settings, memory: environment.pickMemory)
+            let path = MarkFlowPath(settings: settings)
             let worker = try QueueWorker(queue: queue, environment: environment, tcp: path, udp: path)
             bound()
             worker.run()
