@@ -67,7 +67,7 @@ struct RunCommand: AsyncParsableCommand {
         var services: [any ServiceLifecycle.Service] = [WorkerService(pool: pool), ConntrackEventService(monitor: monitor), ConfigReloader(daemon: daemon)]
         if settings.metrics.enabled {
             let server = try MetricsServer(host: settings.metrics.address, port: settings.metrics.port, registry: registry,
-                                           extraText: { daemon.metricsText() }, statusJSON: { daemon.statusJSON() })
+                                           extraText: { daemon.metricsText() }, statusJSON: { daemon.statusJSON(service: $0) })
             services.append(MetricsService(server: server, logger: logger))
             logger.info("metrics on http://\(settings.metrics.address):\(server.port)/metrics")
         }

@@ -22,6 +22,9 @@ struct StatusCommand: ParsableCommand {
     @Flag(help: "Print the daemon's raw JSON instead of the table.")
     var json = false
 
+    @Option(help: "Show only the service of this name.")
+    var service: String?
+
     func run() throws {
         var settings: NFQLBConfig?
         if let config {
@@ -33,7 +36,10 @@ struct StatusCommand: ParsableCommand {
             }
         }
         let marks = settings?.marks ?? .default
-        let address = url ?? settings.map { "http://\($0.metrics.address):\($0.metrics.port)/status" } ?? "http://127.0.0.1:9464/status"
+        var address = url ?? settings.map { "http://\($0.metrics.address):\($0.metrics.port)/status" } ?? "http://127.0.0.1:9464/status"
+        if let service, let encoded = service.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(["&", "="])) {
+            address += "?service=\(encoded)"
+        }
         let report = StatusFetcher.fetch(address)
         if json {
             guard let report else {
@@ -46,11 +52,14 @@ struct StatusCommand: ParsableCommand {
             return
         }
         let connections = ConnectionCounts.read(marks: marks)
-        guard let view = report ?? settings.map(StatusReport.fromConfig) else {
+        guard var view = report ?? settings.map(StatusReport.fromConfig) else {
             printError("nfq-lb status: no daemon answered at \(address) and no --config was given")
             throw ExitCode(1)
         }
-        if report == nil { print("(daemon not reachable at \(address): showing the config file; health unknown)") }
+        if report == nil {
+            print("(daemon not reachable at \(address): showing the config file; health unknown)")
+            if let service { view.services.removeAll { $0.name != service } }
+        }
         print(StatusTable.render(view, connections: connections))
     }
 }

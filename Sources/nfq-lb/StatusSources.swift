@@ -7,7 +7,7 @@ import PacketRewrite
 enum StatusFetcher {
     static func fetch(_ url: String) -> StatusReport? {
         guard let parsed = URL(string: url), let host = parsed.host, let port = parsed.port else { return nil }
-        guard let body = try? TinyHTTPClient.get(host: host, port: UInt16(port), path: parsed.path.isEmpty ? "/status" : parsed.path) else { return nil }
+        guard let body = try? TinyHTTPClient.get(host: host, port: UInt16(port), path: (parsed.path.isEmpty ? "/status" : parsed.path) + (parsed.query.map { "?" + $0 } ?? "")) else { return nil }
         return try? JSONDecoder().decode(StatusReport.self, from: Data(body.utf8))
     }
 }

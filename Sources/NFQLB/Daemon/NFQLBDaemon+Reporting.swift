@@ -69,7 +69,7 @@ extension NFQLBDaemon {
     }
 
     /// The daemon's view for `nfq-lb status`, as JSON.
-    public func statusJSON() -> String {
+    public func statusJSON(service name: String? = nil) -> String {
         let snapshot = state.current
         let settings = config
         let assignments = ids.assignments
@@ -78,7 +78,7 @@ extension NFQLBDaemon {
             tcpMode: settings.tcpMode.rawValue,
             queues: "\(settings.queues.lowerBound):\(settings.queues.upperBound)",
             marks: settings.marks.description,
-            services: snapshot.services.map { balancer in
+            services: snapshot.services.filter { name == nil || $0.service.name == name }.map { balancer in
                 let service = balancer.service
                 let candidates = Set(balancer.candidates.map(\.key))
                 return StatusReport.ServiceStatus(

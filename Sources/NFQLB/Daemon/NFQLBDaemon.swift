@@ -71,7 +71,7 @@ public final class NFQLBDaemon: Sendable {
                     throw .endpointMap(error)
                 }
             }
-            _ = try publish(applied.config, unhealthy: applied.unhealthy, into: &applied, cleanup: false)
+            _ = try publish(applied.config, unhealthy: applied.unhealthy, into: &applied)
         }
     }
 
@@ -84,18 +84,24 @@ public final class NFQLBDaemon: Sendable {
         do {
             let config = try loader.load(path: configPath)
             let parsed = MonotonicClock.nanoseconds()
-            result = applied.withLock { applied in
+            let published: Result<Published, DaemonError> = applied.withLock { applied in
                 do throws(DaemonError) {
                     try Self.checkRestartOnlySettings(old: applied.config, new: config, file: configPath)
-                    return .success(try publish(config, unhealthy: applied.unhealthy, into: &applied, cleanup: true))
+                    return .success(try publish(config, unhealthy: applied.unhealthy, into: &applied))
                 } catch {
                     return .failure(error)
                 }
             }
-            if case .success(var summary) = result {
+            switch published {
+            case .success(let done):
+                var summary = done.summary
                 summary.parseMilliseconds = Double(parsed - started) / 1e6
                 summary.applyMilliseconds = Double(MonotonicClock.nanoseconds() - parsed) / 1e6
+                // In force; the kernel-side tidying runs outside the lock (status keeps answering).
+                summary.entriesDeleted = done.cleanup.run(daemon: self)
                 result = .success(summary)
+            case .failure(let error):
+                result = .failure(error)
             }
         } catch {
             result = .failure(.config(error))
@@ -113,23 +119,31 @@ public final class NFQLBDaemon: Sendable {
 
     /// Marks endpoints healthy or not (from the health checker) and republishes.
     func setHealth(unhealthy: Set<EndpointKey>, records: [EndpointHealth]) {
-        applied.withLock { applied in
+        let cleanup: Cleanup? = applied.withLock { applied in
             applied.health = records
-            guard applied.unhealthy != unhealthy else { return }
+            guard applied.unhealthy != unhealthy else { return nil }
             do {
-                _ = try publish(applied.config, unhealthy: unhealthy, into: &applied, cleanup: true, configChanged: false)
+                return try publish(applied.config, unhealthy: unhealthy, into: &applied, configChanged: false).cleanup
             } catch {
                 logger.error("applying health change failed: \(error)")
+                return nil
             }
         }
+        _ = cleanup?.run(daemon: self)
     }
 
     func updateHealthReport(_ records: [EndpointHealth]) {
         applied.withLock { $0.health = records }
     }
 
+    /// A snapshot put in force, and what remains to tidy in the kernel once the lock is released.
+    struct Published {
+        var summary: ReloadSummary
+        var cleanup: Cleanup
+    }
+
     private func publish(_ config: NFQLBConfig, unhealthy: Set<EndpointKey>, into applied: inout Applied,
-                         cleanup: Bool, configChanged: Bool = true) throws(DaemonError) -> ReloadSummary {
+                         configChanged: Bool = true) throws(DaemonError) -> Published {
         let previousConfig = applied.config
         let assignment: EndpointIDAllocator.Assignment
         do {
@@ -146,7 +160,7 @@ public final class NFQLBDaemon: Sendable {
             throw .build(error, file: configPath, lines: config.services.map(\.line))
         }
         // Mode mark: a worker must never mark an id the map does not have yet, so new
-        // elements go in before the snapshot is published, and freed ones leave after.
+        // elements go in before the snapshot is published; freed ones leave after (`Cleanup`).
         if let endpointMap, !assignment.added.isEmpty {
             do throws(NetlinkError) {
                 try endpointMap.update(adding: assignment.added, removing: [])
@@ -159,32 +173,49 @@ public final class NFQLBDaemon: Sendable {
         if configChanged { applied.generation += 1 }
         applied.config = config
         applied.unhealthy = unhealthy
-        if let endpointMap, !assignment.freed.isEmpty {
-            do {
-                try endpointMap.update(adding: [], removing: assignment.freed)
-            } catch {
-                logger.error("removing freed endpoint ids from the nftables map failed (kept until the next change): \(error)")
-            }
-        }
         let change = SnapshotChange(from: previous, to: snapshot)
         let removed = applied.candidates.apply(change)
-        var summary = ReloadSummary(services: snapshot.services.count, reusedServices: change.reused, endpointsRemoved: removed.count)
-        if cleanup, !removed.isEmpty {
-            let freed = Dictionary(assignment.freed, uniquingKeysWith: { a, _ in a })
+        let summary = ReloadSummary(services: snapshot.services.count, reusedServices: change.reused, endpointsRemoved: removed.count)
+        var cleanup = Cleanup(freedIDs: assignment.freed, removed: removed, marks: config.marks)
+        if !removed.isEmpty {
             // An endpoint deleted from the config is only in the old one: a service of either
             // that names it with `reset` has its TCP flows cut.
-            let resetting = Set([previousConfig, config].flatMap { config in
+            cleanup.resetting = Set([previousConfig, config].flatMap { config in
                 config.services.filter { $0.endpointRemoval == .reset }.flatMap { $0.service.endpoints.map(\.key) }
             })
-            summary.entriesDeleted = cleanStale(removed, resetting: resetting, marks: config.marks, idsBefore: { freed[$0] ?? self.ids.id(of: $0) })
         }
-        flows.removeIdleCounters(removed.flatMap { key, protocols in protocols.map { (key, $0) } })
-        return summary
+        return Published(summary: summary, cleanup: cleanup)
+    }
+
+    /// What a publish leaves to do in the kernel, off the path to the new state being in force:
+    /// freed ids out of the nftables map (an nftables commit that deletes waits for an RCU
+    /// grace period, milliseconds), stale conntrack entries deleted, idle counters dropped.
+    struct Cleanup: Sendable {
+        var freedIDs: [(EndpointKey, UInt32)]
+        var removed: [EndpointKey: Set<IPProtocolNumber>]
+        var marks: MarkLayout
+        var resetting: Set<EndpointKey> = []
+
+        /// Returns how many conntrack entries were deleted.
+        func run(daemon: NFQLBDaemon) -> Int {
+            if let map = daemon.endpointMap, !freedIDs.isEmpty {
+                do {
+                    try map.update(adding: [], removing: freedIDs)
+                } catch {
+                    daemon.logger.error("removing freed endpoint ids from the nftables map failed (kept until the next change): \(error)")
+                }
+            }
+            guard !removed.isEmpty else { return 0 }
+            let freed = Dictionary(freedIDs, uniquingKeysWith: { a, _ in a })
+            let deleted = daemon.cleanStale(removed, resetting: resetting, marks: marks, idsBefore: { freed[$0] ?? daemon.ids.id(of: $0) })
+            daemon.flows.removeIdleCounters(removed.flatMap { key, protocols in protocols.map { (key, $0) } })
+            return deleted
+        }
     }
 
     /// Deletes the UDP entries (and, for services that ask for `reset`, the TCP entries) of
     /// endpoints that stopped taking flows.
-    private func cleanStale(_ removed: [EndpointKey: Set<IPProtocolNumber>], resetting: Set<EndpointKey>, marks: MarkLayout,
+    fileprivate func cleanStale(_ removed: [EndpointKey: Set<IPProtocolNumber>], resetting: Set<EndpointKey>, marks: MarkLayout,
                             idsBefore: (EndpointKey) -> UInt32?) -> Int {
         var targets: [StaleEntryCleaner.Target] = []
         for (key, protocols) in removed {

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import Logging
 import Prometheus
 import Synchronization
@@ -17,7 +18,7 @@ public final class MetricsServer: Sendable {
     public let port: UInt16
     private let registry: PrometheusCollectorRegistry
     private let extraText: @Sendable () -> String
-    private let statusJSON: @Sendable () -> String
+    private let statusJSON: @Sendable (_ service: String?) -> String
     private let stopped = Atomic<Bool>(false)
 
     /// Binds and listens now, so that a port conflict fails the start, not a later scrape.
@@ -25,7 +26,7 @@ public final class MetricsServer: Sendable {
     ///   cannot hold, such as per-endpoint state rebuilt on every scrape).
     public init(host: String, port: UInt16, registry: PrometheusCollectorRegistry,
                 extraText: @escaping @Sendable () -> String = { "" },
-                statusJSON: @escaping @Sendable () -> String = { "{}" }) throws(MetricsServerError) {
+                statusJSON: @escaping @Sendable (_ service: String?) -> String = { _ in "{}" }) throws(MetricsServerError) {
         self.host = host
         self.registry = registry
         self.extraText = extraText
@@ -96,8 +97,13 @@ public final class MetricsServer: Sendable {
             body.append(contentsOf: extraText().utf8)
             response = "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
                 + String(decoding: body, as: UTF8.self)
-        } else if parts.count >= 2, parts[0] == "GET", parts[1] == "/status" {
-            let body = statusJSON()
+        } else if parts.count >= 2, parts[0] == "GET", parts[1] == "/status" || parts[1].hasPrefix("/status?") {
+            // `/status?service=NAME`: one service only (the whole table at 10,000 services is
+            // megabytes of JSON).
+            let query = parts[1].split(separator: "?", maxSplits: 1).dropFirst().first ?? ""
+            let service = query.split(separator: "&").first { $0.hasPrefix("service=") }
+                .map { String($0.dropFirst("service=".count)).removingPercentEncoding ?? String($0.dropFirst("service=".count)) }
+            let body = statusJSON(service)
             response = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
         } else if parts.count >= 2, parts[1] == "/healthz" {
             response = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n"

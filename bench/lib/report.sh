@@ -1,0 +1,195 @@
+# shellcheck shell=bash
+# bench/lib/report.sh - raw.csv -> results.csv (medians), results.md (tables, ratios, goals),
+# results.png (gnuplot). Sourced by bench/run; uses OUT, SCENARIOS, SERVICES, and the run
+# description variables of bench/run.
+
+RESULTS_HEADER="scenario,services,conn_per_s,p50_us,p99_us,syn_pps,queue_drops,cpu_s_per_10k,update_ms"
+
+# summarize: results.csv from raw.csv (+ kube-full-sync.csv): per scenario and N the median over
+# repetitions of every figure (queue_drops: the sum over repetitions, so one drop shows);
+# kube-proxy's update_ms is the median over its replace and revert partial syncs; the row
+# kube-proxy-full-sync holds the full restore time of N's rule set in update_ms.
+summarize() {
+    awk -F, -v ORDER="$(IFS=,; echo "${SCENARIOS[*]}")" -v NS="$(IFS=,; echo "${SERVICES[*]}")" \
+        -v REVERT="$OUT/kube-partial-revert.csv" -v FULL="$OUT/kube-full-sync.csv" -v HDR="$RESULTS_HEADER" '
+    function median(key,   n, i, j, t, v) {
+        n = cnt[key]
+        if (n == 0) return ""
+        for (i = 1; i <= n; i++) v[i] = val[key, i]
+        for (i = 2; i <= n; i++) { t = v[i]; for (j = i - 1; j >= 1 && v[j] + 0 > t + 0; j--) v[j + 1] = v[j]; v[j + 1] = t }
+        return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+    }
+    function add(key, x) { if (x != "") { cnt[key]++; val[key, cnt[key]] = x } }
+    function fmt(x, d) { return (x == "") ? "" : sprintf("%." d "f", x) }
+    FNR == 1 && FILENAME != REVERT && FILENAME != FULL { next }   # headers
+    FILENAME == REVERT { add("kube-proxy" SUBSEP $1 SUBSEP "update_ms", $3); next }
+    FILENAME == FULL { add("kube-proxy-full-sync" SUBSEP $1 SUBSEP "update_ms", $2); seen["kube-proxy-full-sync" SUBSEP $1] = 1; next }
+    {
+        k = $1 SUBSEP $2; seen[k] = 1
+        add(k SUBSEP "conn_per_s", $4); add(k SUBSEP "p50_us", $5); add(k SUBSEP "p99_us", $6)
+        # CPU per 10,000 SYNs the balancer answered (sent - dropped), from cpu_s (column 13)
+        per10k = ($13 != "" && $10 - $12 > 0) ? $13 * 10000 / ($10 - $12) : ""
+        add(k SUBSEP "syn_pps", $9); add(k SUBSEP "cpu_s_per_10k", per10k); add(k SUBSEP "update_ms", $16)
+        if ($12 != "") drops[k] += $12
+        if ($12 != "") hasdrops[k] = 1
+    }
+    END {
+        print HDR
+        ns = split(NS, nlist, ","); no = split(ORDER, olist, ",")
+        olist[++no] = "kube-proxy-full-sync"
+        for (a = 1; a <= ns; a++) for (b = 1; b <= no; b++) {
+            k = olist[b] SUBSEP nlist[a]
+            if (!(k in seen)) continue
+            printf "%s,%s,%s,%s,%s,%s,%s,%s,%s\n", olist[b], nlist[a], fmt(median(k SUBSEP "conn_per_s"), 0),
+                fmt(median(k SUBSEP "p50_us"), 0), fmt(median(k SUBSEP "p99_us"), 0), fmt(median(k SUBSEP "syn_pps"), 0),
+                (k in hasdrops) ? drops[k] : "", fmt(median(k SUBSEP "cpu_s_per_10k"), 3), fmt(median(k SUBSEP "update_ms"), 1)
+        }
+    }' "$OUT/raw.csv" "$OUT/kube-partial-revert.csv" "$OUT/kube-full-sync.csv" >"$OUT/results.csv"
+}
+
+# field SCENARIO N COLUMN: a value from results.csv
+field() {
+    awk -F, -v s="$1" -v n="$2" -v c="$3" 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+        $1 == s && $2 == n { print $col[c]; exit }' "$OUT/results.csv"
+}
+
+ratio() {   # ratio A B -> A/B with 2 decimals, or "n/a"
+    awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'
+}
+
+# notes_for SCENARIO N: failures and remarks over the repetitions, for the markdown table
+notes_for() {
+    awk -F, -v s="$1" -v n="$2" '
+        NR > 1 && $1 == s && $2 == n {
+            reps++; fail += $8; if ($19 != "" && $19 > 0) lqd += $19
+            if ($4 != "") { if (cmin == "" || $4 + 0 < cmin + 0) cmin = $4; if (cmax == "" || $4 + 0 > cmax + 0) cmax = $4 }
+            m = split($21, items, "; ")
+            for (q = 1; q <= m; q++) if (items[q] != "" && !(items[q] in seen)) { seen[items[q]] = 1; txt = txt (txt ? "; " : "") items[q] }
+            if ($17 != "") { g = $17; if (g > gmax) gmax = g }
+        }
+        END {
+            out = reps " reps"
+            if (cmin != "") out = out ", conn/s " cmin "-" cmax
+            if (fail > 0) out = out ", " fail " failed conns"
+            if (lqd > 0) out = out ", " lqd " queue drops under loadgen"
+            if (gmax != "") out = out ", /status GET up to " gmax " ms"
+            if (txt != "" && s != "kube-proxy") out = out ", " txt
+            print out
+        }' "$OUT/raw.csv"
+}
+
+write_markdown() {
+    local md=$OUT/results.md n s
+    {
+        printf '# nfq-lb end-to-end benchmark (%s)\n\n' "$RUN_KIND"
+        printf '%s\n\n' "$RUN_DESCRIPTION"
+        printf '| scenario | services | conn/s | p50 µs | p99 µs | SYN/s | queue drops | CPU s / 10k SYN | update ms | notes |\n'
+        printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n'
+        tail -n +2 "$OUT/results.csv" | while IFS=, read -r scen n c p50 p99 pps qd cpu upd; do
+            local note=""
+            if [[ $scen == kube-proxy-full-sync ]]; then
+                note="full iptables-restore of the whole rule set (one sample)"
+            elif [[ $scen == kube-proxy ]]; then
+                note="$(notes_for "$scen" "$n"); update = partial sync (median of replace + revert)"
+            else
+                note=$(notes_for "$scen" "$n")
+            fi
+            printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$scen" "$n" "$c" "$p50" "$p99" "$pps" "$qd" "$cpu" "$upd" "$note"
+        done
+        printf '\n## Ratios (conn/s unless noted)\n\n'
+        printf '| services | mode | vs kube-proxy | vs c-reference | SYN/s vs c-reference | vs direct |\n|---:|---|---:|---:|---:|---:|\n'
+        for n in "${SERVICES[@]}"; do
+            for s in nfq-lb nfq-lb-rewrite nfq-lb-mark; do
+                [[ " ${SCENARIOS[*]} " == *" $s "* ]] || continue
+                printf '| %s | %s | %s | %s | %s | %s |\n' "$n" "$s" \
+                    "$(ratio "$(field "$s" "$n" conn_per_s)" "$(field kube-proxy "$n" conn_per_s)")" \
+                    "$(ratio "$(field "$s" "$n" conn_per_s)" "$(field c-reference "$n" conn_per_s)")" \
+                    "$(ratio "$(field "$s" "$n" syn_pps)" "$(field c-reference "$n" syn_pps)")" \
+                    "$(ratio "$(field "$s" "$n" conn_per_s)" "$(field direct "$n" conn_per_s)")"
+            done
+        done
+        printf '\n## Goals (nfq-lb = default tcpMode conntrack; the other modes for reference)\n\n'
+        goals_table
+        if [[ -s $OUT/issues.txt ]]; then
+            printf '\n## Problems seen (bench/out/issues.txt)\n\n```\n'
+            head -n 60 "$OUT/issues.txt"
+            printf '```\n'
+        fi
+    } >"$md"
+}
+
+# goal GOAL_TEXT MEASURED_TEXT MET(yes/no/n/a)
+goal_row() { printf '| %s | %s | %s |\n' "$1" "$2" "$3"; }
+
+goals_table() {
+    local s n r kp cr v met
+    printf '| goal | measured | met |\n|---|---|---|\n'
+    for s in nfq-lb nfq-lb-rewrite nfq-lb-mark; do
+        [[ " ${SCENARIOS[*]} " == *" $s "* ]] || continue
+        for n in "${SERVICES[@]}"; do
+            kp=$(field kube-proxy "$n" conn_per_s)
+            v=$(field "$s" "$n" conn_per_s)
+            r=$(ratio "$v" "$kp")
+            case $n in
+                1) want=0.85; text=">= 0.85x kube-proxy conn/s at 1 service" ;;
+                1000) want=1.0001; text="above kube-proxy conn/s at 1,000 services" ;;
+                10000) want=2; text=">= 2x kube-proxy conn/s at 10,000 services" ;;
+                *) want=""; text="" ;;
+            esac
+            if [[ -n $want ]]; then
+                met=$(awk -v r="$r" -v w="$want" 'BEGIN { print (r == "n/a") ? "n/a" : (r + 0 >= w ? "yes" : "no") }')
+                goal_row "$s: $text" "$v vs $kp conn/s = ${r}x" "$met"
+            fi
+            cr=$(field c-reference "$n" conn_per_s)
+            if [[ -n $cr ]]; then
+                r=$(ratio "$v" "$cr")
+                met=$(awk -v r="$r" 'BEGIN { print (r == "n/a") ? "n/a" : (r + 0 >= 1 ? "yes" : "no") }')
+                goal_row "$s: conn/s >= c-reference (N=$n)" "$v vs $cr = ${r}x" "$met"
+                r=$(ratio "$(field "$s" "$n" syn_pps)" "$(field c-reference "$n" syn_pps)")
+                met=$(awk -v r="$r" 'BEGIN { print (r == "n/a") ? "n/a" : (r + 0 >= 1 ? "yes" : "no") }')
+                goal_row "$s: SYN/s >= c-reference (N=$n)" "$(field "$s" "$n" syn_pps) vs $(field c-reference "$n" syn_pps) = ${r}x" "$met"
+            fi
+        done
+        v=$(field "$s" 10000 update_ms)
+        if [[ -n $v ]]; then
+            met=$(awk -v v="$v" 'BEGIN { print (v + 0 < 10) ? "yes" : "no" }')
+            goal_row "$s: update latency < 10 ms at 10,000 services" "$v ms (kube-proxy partial sync $(field kube-proxy 10000 update_ms) ms)" "$met"
+        fi
+    done
+}
+
+# plot: results.png, conn/s and SYN/s against N per scenario (gnuplot, log x)
+plot_results() {
+    command -v gnuplot >/dev/null || { warn "gnuplot not found (Debian: gnuplot-nox): no plot"; return 0; }
+    local dat=$OUT/plot.dat s idx=0 term
+    : >"$dat"
+    local -a names=()
+    for s in "${SCENARIOS[@]}"; do
+        awk -F, -v s="$s" 'NR > 1 && $1 == s { print $2, ($3 == "" ? "NaN" : $3), ($6 == "" ? "NaN" : $6) }' "$OUT/results.csv" >>"$dat"
+        printf '\n\n' >>"$dat"
+        names+=("$s")
+    done
+    term="pngcairo size 1400,560 font 'sans,11'"
+    gnuplot -e "set terminal $term" -e 'quit' >/dev/null 2>&1 || term="png size 1400,560"
+    {
+        printf 'set terminal %s\nset output "%s"\n' "$term" "$OUT/results.png"
+        printf 'set multiplot layout 1,2 title "nfq-lb end-to-end (%s)"\n' "$RUN_KIND"
+        printf 'set logscale x\nset xrange [0.5:20000]\nset xtics ("1" 1, "10" 10, "100" 100, "1k" 1000, "10k" 10000)\n'
+        printf 'set grid\nset key outside bottom center horizontal\nset xlabel "services (N)"\nset yrange [0:*]\n'
+        printf 'set ylabel "connections/s (short TCP, %s clients)"\nset title "conn/s (median of repetitions)"\n' "$THREADS"
+        printf 'plot'
+        for idx in "${!names[@]}"; do
+            printf '%s "%s" index %d using 1:2 with linespoints lt %d lw 2 pt %d title "%s"' "$([[ $idx -gt 0 ]] && echo ,)" "$dat" "$idx" "$((idx + 1))" "$((idx + 4))" "${names[$idx]}"
+        done
+        printf '\nset ylabel "SYNs answered per second (syngen flood)"\nset title "SYN/s through the queue (queue scenarios)"\n'
+        printf 'plot'
+        local first=1
+        for idx in "${!names[@]}"; do
+            case ${names[$idx]} in direct|kube-proxy) continue ;; esac
+            printf '%s "%s" index %d using 1:3 with linespoints lt %d lw 2 pt %d title "%s"' "$([[ $first -eq 0 ]] && echo ,)" "$dat" "$idx" "$((idx + 1))" "$((idx + 4))" "${names[$idx]}"
+            first=0
+        done
+        printf '\nunset multiplot\n'
+    } >"$OUT/plot.gp"
+    gnuplot "$OUT/plot.gp" 2>"$OUT/plot.err" || { warn "gnuplot failed: $(head -n 5 "$OUT/plot.err")"; return 0; }
+}
