@@ -4,11 +4,11 @@
 # service addresses spread over pods on both nodes (TCP from a pod and from the node itself,
 # UDP DNS), `nfq-lb status`, a few metrics and a live reload; then removes everything.
 #
-#   deploy/demo.sh [--mode conntrack|rewrite|mark] [--requests N]
+#   deploy/demo.sh [--mode mark|conntrack|rewrite] [--requests N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-mode=conntrack
+mode=mark
 requests=12
 while (($#)); do
     case $1 in

@@ -72,7 +72,7 @@ Installs, removes or shows the iptables (and, in mode mark, nftables) hooks of n
 options:
   --queues A:B | N        NFQUEUE numbers (0..65535), required for install
   --service-cidr CIDR     IPv4 service range (repeatable), required for install
-  --mode MODE             conntrack (default) | rewrite | mark
+  --mode MODE             mark (default) | conntrack | rewrite
   --mark-mask HEX         mark bits owned by nfq-lb, one contiguous run of >= 8 bits
                           (default 0xffff0000)
   --no-bypass             omit --queue-bypass (packets are dropped while no daemon listens)
@@ -95,7 +95,7 @@ warn() { printf '%s: warning: %s\n' "$PROG" "$*" >&2; }
 # ---------------------------------------------------------------- argument parsing
 ACTION=""
 QUEUES=""
-MODE=conntrack
+MODE=mark
 MASK_ARG=0xffff0000
 BYPASS=1
 IPT=""

@@ -38,7 +38,7 @@ import Testing
         let config = try load(Self.minimal)
         #expect(config.queues == 0...1)
         #expect(config.serviceCIDRs == [IPPrefix("10.96.0.0/12")!])
-        #expect(config.tcpMode == .conntrack)
+        #expect(config.tcpMode == .mark)
         #expect(config.queueBypass)
         #expect(config.marks == .default)
         let web = try #require(config.services.first)

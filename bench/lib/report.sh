@@ -108,7 +108,7 @@ write_markdown() {
                     "$(ratio "$(field "$s" "$n" conn_per_s)" "$(field direct "$n" conn_per_s)")"
             done
         done
-        printf '\n## Goals (nfq-lb = default tcpMode conntrack; the other modes for reference)\n\n'
+        printf '\n## Goals (every mode; nfq-lb-mark is the default tcpMode)\n\n'
         goals_table
         if [[ -s $OUT/issues.txt ]]; then
             printf '\n## Problems seen (bench/out/issues.txt)\n\n```\n'

@@ -88,16 +88,17 @@ struct ConfigReader {
         guard let top = mapping(root, "", keys: Self.topLevelKeys) else { return nil }
         let queues = readQueues(top["queues"]) ?? 0...0
         let cidrs = readCIDRs(top["serviceCIDRs"])
-        let tcpMode = choice(top["tcpMode"], "tcpMode", default: NFQLBConfig.TCPMode.conntrack)
+        let tcpMode = choice(top["tcpMode"], "tcpMode", default: NFQLBConfig.TCPMode.mark)
         var queue = QueueConfiguration()
         var bypass = true
-        if let node = top["queue"], let fields = mapping(node, "queue", keys: ["maxLength", "copyRange", "failOpen", "gso", "bypass", "receiveBufferBytes"]) {
+        if let node = top["queue"], let fields = mapping(node, "queue", keys: ["maxLength", "copyRange", "failOpen", "gso", "bypass", "receiveBufferBytes", "pinWorkers"]) {
             queue.maxLength = UInt32(integer(fields["maxLength"], "queue.maxLength", in: 1...1_048_576) ?? Int(queue.maxLength))
             queue.copyRange = integer(fields["copyRange"], "queue.copyRange", in: 64...65535) ?? queue.copyRange
             queue.failOpen = boolean(fields["failOpen"], "queue.failOpen") ?? queue.failOpen
             queue.gso = boolean(fields["gso"], "queue.gso") ?? queue.gso
             bypass = boolean(fields["bypass"], "queue.bypass") ?? bypass
             queue.receiveBufferBytes = integer(fields["receiveBufferBytes"], "queue.receiveBufferBytes", in: 65536...(1 << 30))
+            queue.pinWorkers = boolean(fields["pinWorkers"], "queue.pinWorkers") ?? queue.pinWorkers
         }
         let malformed = choice(top["malformedPackets"], "malformedPackets", default: NFQLBConfig.MalformedPacketPolicy.accept)
         var marks = MarkLayout.default

@@ -5,12 +5,13 @@ import PacketRewrite
 public struct NFQLBConfig: Sendable, Equatable {
     /// How a TCP flow's first packet gets its NAT (ARCHITECTURE.md, "TCP mode ...").
     public enum TCPMode: String, Sendable, CaseIterable {
+        /// The default: the worker only marks the packet; our nftables map turns the mark into
+        /// the NAT (the fastest in bench/RESULTS.md: no netlink call per flow).
+        case mark
         /// The worker creates a conntrack entry with the NAT; the kernel rewrites the SYN.
         case conntrack
         /// The worker rewrites the SYN in place, creates the entry, reinjects the SYN untracked.
         case rewrite
-        /// The worker only marks the packet; our nftables map turns the mark into the NAT.
-        case mark
     }
 
     /// What happens to a queued packet that cannot be parsed or is not a flow's first packet.
@@ -43,7 +44,7 @@ public struct NFQLBConfig: Sendable, Equatable {
     public var includes: [String] = []
     public var services: [ServiceConfig]
 
-    public init(queues: ClosedRange<UInt16> = 0...0, serviceCIDRs: [IPPrefix], tcpMode: TCPMode = .conntrack,
+    public init(queues: ClosedRange<UInt16> = 0...0, serviceCIDRs: [IPPrefix], tcpMode: TCPMode = .mark,
                 queue: QueueConfiguration = QueueConfiguration(), queueBypass: Bool = true,
                 malformedPackets: MalformedPacketPolicy = .accept, marks: MarkLayout = .default,
                 tcpTimeoutSeconds: UInt32 = 120, udpTimeoutSeconds: UInt32 = 30,

@@ -12,14 +12,17 @@ public struct QueueConfiguration: Sendable, Equatable {
     public var gso: Bool
     /// Socket receive buffer; sized to hold `maxLength` queued packets when nil.
     public var receiveBufferBytes: Int?
+    /// Pin each worker to the CPU whose packets its queue gets (`--queue-cpu-fanout`).
+    public var pinWorkers: Bool
 
     public init(copyRange: Int = 0xFFFF, maxLength: UInt32 = 8192, failOpen: Bool = false, gso: Bool = true,
-                receiveBufferBytes: Int? = nil) {
+                receiveBufferBytes: Int? = nil, pinWorkers: Bool = true) {
         self.copyRange = copyRange
         self.maxLength = maxLength
         self.failOpen = failOpen
         self.gso = gso
         self.receiveBufferBytes = receiveBufferBytes
+        self.pinWorkers = pinWorkers
     }
 
     /// The receive buffer actually requested: room for the whole queue at this copy range.

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Logging
 import Synchronization
 
 /// One worker thread per queue number, started together and stopped together.
@@ -59,6 +60,11 @@ public final class WorkerPool: Sendable {
     /// per-packet calls are static) and runs it on the calling thread.
     private static func runWorker(queue: UInt16, environment: WorkerEnvironment, bound: () -> Void) throws(NetlinkError) {
         let settings = environment.pathSettings
+        if environment.queue.pinWorkers, let cpu = environment.cpu(forQueue: queue) {
+            if !CPUAffinity.pinCurrentThread(to: cpu) {
+                environment.logger.warning("queue \(queue): could not pin the worker to CPU \(cpu); it runs unpinned")
+            }
+        }
         switch environment.tcpMode {
         case .conntrack:
             let worker = try QueueWorker(queue: queue, environment: environment,
