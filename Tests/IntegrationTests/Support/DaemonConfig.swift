@@ -61,6 +61,9 @@ struct DaemonConfig: Sendable {
     var bypass = true
     var metricsPort = 0
     var pickCacheMilliseconds: Int?
+    /// `queue.maxLength` and `queue.failOpen`, when a test needs a queue that fills.
+    var queueMaxLength: Int?
+    var failOpen: Bool?
     var services: [ServiceSpec]
 
     init(mode: NFQLBConfig.TCPMode = .conntrack, bypass: Bool = true, services: [ServiceSpec]) {
@@ -75,7 +78,7 @@ struct DaemonConfig: Sendable {
             "queues: \"0:1\"",
             "serviceCIDRs: [\(Cluster.serviceCIDR)]",
             "tcpMode: \(mode.rawValue)",
-            "queue: {bypass: \(bypass)}",
+            "queue: {bypass: \(bypass)\(queueMaxLength.map { ", maxLength: \($0)" } ?? "")\(failOpen.map { ", failOpen: \($0)" } ?? "")}",
             "metrics: {enabled: true, address: 127.0.0.1, port: \(metricsPort)}",
         ]
         if let pickCacheMilliseconds { lines.append("pickCacheMilliseconds: \(pickCacheMilliseconds)") }

@@ -115,15 +115,20 @@ final class DaemonProcess: @unchecked Sendable {
     let metricsPort: Int
     private var process: BackgroundProcess?
     private var logPaths: [String] = []
+    private var wrapper: [String] = []
 
     /// Installs the hooks for `config`'s mode (unless told not to), flushes node1's conntrack
     /// table (unless told not to), writes the config, starts the daemon and waits until its
     /// `/healthz` answers (at most 10 s).
-    static func start(_ config: DaemonConfig, installHooks: Bool = true, flushConntrack: Bool = true) throws -> DaemonProcess {
+    /// `wrapper` goes between `ip netns exec NODE` and the binary (e.g. `setpriv ...` to run it
+    /// with fewer privileges).
+    static func start(_ config: DaemonConfig, installHooks: Bool = true, flushConntrack: Bool = true,
+                      wrapper: [String] = []) throws -> DaemonProcess {
         if let problem = Repository.binaryProblem { throw SetupError(problem) }
         if installHooks { try Cluster.installHooks(mode: config.mode, bypass: config.bypass) }
         if flushConntrack { try Cluster.flushConntrack() }
         let daemon = try DaemonProcess(config: config)
+        daemon.wrapper = wrapper
         try daemon.launch()
         return daemon
     }
@@ -142,7 +147,7 @@ final class DaemonProcess: @unchecked Sendable {
         let log = Shell.scratchFile("nfq-lb.log")
         logPaths.append(log)
         let process = try BackgroundProcess(
-            ["ip", "netns", "exec", Cluster.ns("node1"), Repository.binary, "run", "--config", configPath, "--log-level", "debug"],
+            ["ip", "netns", "exec", Cluster.ns("node1")] + wrapper + [Repository.binary, "run", "--config", configPath, "--log-level", "debug"],
             stdoutPath: log)
         self.process = process
         killedOnPurpose = false
@@ -238,6 +243,18 @@ final class DaemonProcess: @unchecked Sendable {
 
     /// SIGHUP: reload the config now.
     func reload() { process?.signal(SIGHUP) }
+
+    /// SIGSTOP / SIGCONT: a worker that stops reading, as an overloaded or stalled one would.
+    func pause() { process?.signal(SIGSTOP) }
+    func resume() { process?.signal(SIGCONT) }
+
+    /// SIGTERM, and how the process ended (within `timeout` seconds).
+    func terminate(timeout: Double = 5) -> CommandResult? {
+        guard let process else { return nil }
+        process.signal(SIGTERM)
+        stopped = true
+        return process.wait(timeout: timeout)
+    }
 
     /// SIGKILL, and wait for it to be gone.
     func kill9() {
