@@ -292,7 +292,7 @@ cluster_status() {
             [[ -e $f ]] || continue
             kind=$(basename "$f" .pid)
             pid=$(cat "$f" 2>/dev/null || true)
-            if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+            if [[ -n $pid ]] && _cl_running "$pid"; then
                 printf ' %s(pid %s)' "$kind" "$pid"
             else
                 printf ' %s(dead)' "$kind"
@@ -315,7 +315,7 @@ _cl_wait_listen() {
     local ns=$1 proto=$2 port=$3 pid=$4 log=$5 name=$6 i flag=-Hltnp
     [[ $proto == u ]] && flag=-Hlunp
     for ((i = 0; i < 50; i++)); do
-        if ! kill -0 "$pid" 2>/dev/null; then
+        if ! _cl_running "$pid"; then
             _cl_err "$name exited at start in $ns; log $log:"
             tail -n 20 "$log" >&2 2>/dev/null || true
             return 1

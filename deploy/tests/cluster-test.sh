@@ -163,7 +163,7 @@ CTX=stop
 mapfile -t spids < <(cat "$STATE"/*/*.pid)
 cluster_stop_servers
 alive=0
-for p in "${spids[@]}"; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
+for p in "${spids[@]}"; do _cl_running "$p" && alive=$((alive + 1)); done
 check "cluster_stop_servers: all ${#spids[@]} servers gone" test "$alive" -eq 0
 check "nothing listens on 8080 any more" bash -c "[[ -z \$(ip netns exec cltest-n2p1 ss -Hltn 'sport = :8080') ]]"
 expect "" "no process left in any pod" bash -c "for n in \$(ip netns list | awk '/^cltest-/{print \$1}'); do ip netns pids \$n; done"
@@ -207,7 +207,7 @@ cluster_down
 check "cluster_down exits 0 again (idempotent)" cluster_down
 expect 0 "no cltest-* netns left" bash -c "ip netns list | grep -c '^cltest-' || true"
 alive=0
-for p in "${spids[@]}" "$stray"; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
+for p in "${spids[@]}" "$stray"; do _cl_running "$p" && alive=$((alive + 1)); done
 check "no server or stray process left (${#spids[@]} servers + 1 stray)" test "$alive" -eq 0
 wait "$stray" 2>/dev/null || true
 no_state_procs() { ! pgrep -f "[/]tmp/cltest-cluster/"; }
