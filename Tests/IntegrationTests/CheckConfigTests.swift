@@ -31,7 +31,7 @@ struct CheckConfigTests {
         """
 
     static let expectedProblems = [
-        "FILE:3: tcpMode: must be one of conntrack, rewrite, mark; got 'turbo'",
+        "FILE:3: tcpMode: must be one of mark, conntrack, rewrite; got 'turbo'",
         "FILE:6: services[0].vip: 10.200.0.10 is outside serviceCIDRs (10.96.0.0/12): the hooks would never queue it",
         "FILE:7: services[0].port: must be between 1 and 65535; got 70000",
         "FILE:8: services[0].strategy: unknown 'round-robbin' (known: least-connections, maglev, power-of-two, random, round-robin, source-hash, weighted-round-robin)",
