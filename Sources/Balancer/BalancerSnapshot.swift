@@ -15,6 +15,13 @@ public final class BalancerSnapshot: Sendable {
         self.serviceCIDRs = serviceCIDRs
     }
 
+    /// A snapshot of balancers built before (by `build` into other snapshots, or reused from
+    /// them): how a reload that changed a few services takes the rest over without checking
+    /// them again. The balancers must have distinct service keys (a validated config's do).
+    public convenience init(assembling balancers: [ServiceBalancer], serviceCIDRs: [IPPrefix]) {
+        self.init(table: ServiceTable(balancers), serviceCIDRs: serviceCIDRs)
+    }
+
     /// The services' balancers, in config order: for status and metrics.
     public var services: [ServiceBalancer] { table.balancers }
 

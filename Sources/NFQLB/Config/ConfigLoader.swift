@@ -1,6 +1,7 @@
 import Balancer
 import Foundation
 import PacketRewrite
+import Synchronization
 import Yams
 
 /// Reads and validates an nfq-lb YAML config, reporting every problem with file, line and field.
@@ -132,7 +133,7 @@ struct ConfigReader {
         var services = readServices(top["services"], cidrs: cidrs)
         var included: [String] = []
         if let includeNode = top["include"] {
-            services += readIncludes(includeNode, cidrs: cidrs, paths: &included)
+            readIncludes(includeNode, cidrs: cidrs, into: &services, paths: &included)
         }
         checkUniqueness(services)
         checkEndpointIDSpace(services, marks: marks, mode: tcpMode, node: top["services"])
@@ -195,19 +196,27 @@ struct ConfigReader {
     mutating func readServices(_ node: Node?, cidrs: [IPPrefix]) -> [ServiceConfig] {
         guard let node else { return [] }
         guard let items = sequence(node, "services") else { return [] }
+        let version = Self.nextSourceVersion()
         var result: [ServiceConfig] = []
         for (i, item) in items.enumerated() {
-            if let config = readService(item, path: "services[\(i)]", cidrs: cidrs) { result.append(config) }
+            if var config = readService(item, path: "services[\(i)]", cidrs: cidrs) {
+                config.sourceVersion = version
+                result.append(config)
+            }
         }
         return result
     }
 
+    private static let sourceVersions = Atomic<UInt64>(0)
+
+    /// A number no other parse of a service list has had in this process.
+    static func nextSourceVersion() -> UInt64 { sourceVersions.add(1, ordering: .relaxed).newValue }
+
     /// Services of the files `include` names: each a YAML file with a `services:` list, or a
     /// directory whose `*.yaml` files are read in name order. Paths are relative to this file.
-    mutating func readIncludes(_ node: Node, cidrs: [IPPrefix], paths: inout [String]) -> [ServiceConfig] {
+    mutating func readIncludes(_ node: Node, cidrs: [IPPrefix], into result: inout [ServiceConfig], paths: inout [String]) {
         let entries: [Node] = node.sequence.map(Array.init) ?? [node]
         let base = (file as NSString).deletingLastPathComponent
-        var result: [ServiceConfig] = []
         for (i, entry) in entries.enumerated() {
             guard let text = entry.scalar?.string, !text.isEmpty else {
                 report(entry, "include[\(i)]", "must be a file or directory path")
@@ -232,7 +241,6 @@ struct ConfigReader {
                 result += parsed.services
             }
         }
-        return result
     }
 
     /// No two services, in any file, share an address, port and protocol, or a name.
@@ -402,20 +410,30 @@ struct ConfigReader {
 
     // MARK: Typed fields
 
-    mutating func mapping(_ node: Node, _ field: String, keys: [String]) -> Node.Mapping? {
+    /// A mapping's fields by name. Yams' own `Mapping[String]` compares every key as a node,
+    /// a scan per lookup; a reload of a 100-service file looks up thousands of fields.
+    struct Fields {
+        let values: [String: Node]
+        subscript(name: String) -> Node? { values[name] }
+    }
+
+    mutating func mapping(_ node: Node, _ field: String, keys: [String]) -> Fields? {
         guard let fields = node.mapping else {
             report(node, field, "must be a mapping (key: value lines)")
             return nil
         }
-        for key in fields.keys {
+        var values: [String: Node] = [:]
+        values.reserveCapacity(fields.count)
+        for (key, value) in fields {
             let name = key.scalar?.string ?? "?"
             if !keys.contains(name) {
                 let path = field.isEmpty ? name : "\(field).\(name)"
                 let hint = keys.first(where: { $0.lowercased() == name.lowercased() }).map { " (did you mean '\($0)'?)" } ?? ""
                 report(key, path, "unknown field\(hint); known: \(keys.joined(separator: ", "))")
             }
+            values[name] = value
         }
-        return fields
+        return Fields(values: values)
     }
 
     mutating func sequence(_ node: Node, _ field: String) -> [Node]? {

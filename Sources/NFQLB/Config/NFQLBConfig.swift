@@ -67,6 +67,17 @@ public struct NFQLBConfig: Sendable, Equatable {
 
     /// The `Service` values the balancer builds its snapshot from.
     public var balancerServices: [Service] { services.map(\.service) }
+
+    /// The services in runs of one parse each (`ServiceConfig.sourceVersion`), in order.
+    var sourceGroups: [(version: UInt64, range: Range<Int>)] {
+        var groups: [(version: UInt64, range: Range<Int>)] = []
+        var start = 0
+        for i in services.indices where i == services.count - 1 || services[i + 1].sourceVersion != services[i].sourceVersion {
+            groups.append((services[start].sourceVersion, start..<(i + 1)))
+            start = i + 1
+        }
+        return groups
+    }
 }
 
 /// A service as configured: the balancer's `Service` plus what only the daemon uses.
@@ -90,6 +101,10 @@ public struct ServiceConfig: Sendable, Equatable {
     public var path = ""
     public var vipLine = 0
     public var nameLine = 0
+    /// Which parse of its file the service came from: an included file that did not change
+    /// keeps its parse (and this number) from one reload to the next, so the daemon can take
+    /// over everything it made of that file's services without looking at them again.
+    public var sourceVersion: UInt64 = 0
 
     public init(service: Service, endpointRemoval: EndpointRemoval = .drain, healthCheck: HealthCheckSettings? = nil, line: Int = 0) {
         self.service = service

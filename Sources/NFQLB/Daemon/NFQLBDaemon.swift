@@ -31,6 +31,15 @@ public final class NFQLBDaemon: Sendable {
         var health: [EndpointHealth] = []
         /// How many services of the published snapshot have each endpoint as a candidate.
         var candidates = CandidateCounts()
+        /// What the published snapshot made of each parse of a service list (by
+        /// `ServiceConfig.sourceVersion`): its services with their endpoint ids, and their
+        /// balancers. An included file that did not change is taken over from here whole.
+        var groups: [UInt64: SourceGroup] = [:]
+    }
+
+    struct SourceGroup: Sendable {
+        var services: [Service]
+        var balancers: [ServiceBalancer]
     }
 
     /// Loads the config; nothing touches the kernel yet.
@@ -58,20 +67,18 @@ public final class NFQLBDaemon: Sendable {
     public func activate(adoptingIDs known: [(EndpointKey, UInt32)] = []) throws(DaemonError) {
         ids.adopt(known)
         try applied.withLock { (applied) throws(DaemonError) in
-            // The map may hold anything a previous run left: make it exactly ours first.
-            if let endpointMap {
-                do throws(EndpointIDExhausted) {
-                    _ = try ids.assign(applied.config.balancerServices)
-                } catch {
-                    throw .endpointIDs(error)
+            // The map may hold anything a previous run left: it is made exactly ours before
+            // the first snapshot is published (its ids are in force from then on).
+            _ = try publish(applied.config, unhealthy: applied.unhealthy, into: &applied, beforePublishing: { () throws(DaemonError) in
+                ids.releaseUnused()
+                if let endpointMap {
+                    do throws(NetlinkError) {
+                        try endpointMap.apply(ids.assignments)
+                    } catch {
+                        throw .endpointMap(error)
+                    }
                 }
-                do throws(NetlinkError) {
-                    try endpointMap.apply(ids.assignments)
-                } catch {
-                    throw .endpointMap(error)
-                }
-            }
-            _ = try publish(applied.config, unhealthy: applied.unhealthy, into: &applied)
+            })
         }
     }
 
@@ -143,40 +150,84 @@ public final class NFQLBDaemon: Sendable {
     }
 
     private func publish(_ config: NFQLBConfig, unhealthy: Set<EndpointKey>, into applied: inout Applied,
-                         configChanged: Bool = true) throws(DaemonError) -> Published {
+                         configChanged: Bool = true,
+                         beforePublishing: () throws(DaemonError) -> Void = {}) throws(DaemonError) -> Published {
         let previousConfig = applied.config
-        let assignment: EndpointIDAllocator.Assignment
-        do {
-            assignment = try ids.assign(config.balancerServices)
-        } catch {
-            throw .endpointIDs(error)
-        }
         let previous = state.current
-        let snapshot: BalancerSnapshot
-        do {
-            snapshot = try BalancerSnapshot.build(services: assignment.services, serviceCIDRs: config.serviceCIDRs, unhealthy: unhealthy,
-                                                  reusing: previous, flows: flows, affinity: affinity)
-        } catch {
-            throw .build(error, file: configPath, lines: config.services.map(\.line))
-        }
-        // Mode mark: a worker must never mark an id the map does not have yet, so new
-        // elements go in before the snapshot is published; freed ones leave after (`Cleanup`).
-        if let endpointMap, !assignment.added.isEmpty {
-            do throws(NetlinkError) {
-                try endpointMap.update(adding: assignment.added, removing: [])
+        let healthChanged = unhealthy != applied.unhealthy || applied.groups.isEmpty
+
+        // 1. Endpoint ids, per parse of a service list: an unchanged one is taken over whole.
+        var groups: [UInt64: SourceGroup] = [:]
+        var fresh: [UInt64] = []
+        var added: [(EndpointKey, UInt32)] = []
+        let order = config.sourceGroups
+        func undoFresh() { for version in fresh { ids.release(groups[version]!.services) } }
+        for (version, range) in order {
+            if let old = applied.groups[version] {
+                groups[version] = old
+                continue
+            }
+            do throws(EndpointIDExhausted) {
+                let (tagged, newIDs) = try ids.retain(config.services[range].map(\.service))
+                groups[version] = SourceGroup(services: tagged, balancers: [])
+                fresh.append(version)
+                added += newIDs
             } catch {
-                throw .endpointMap(error)
+                undoFresh()
+                throw .endpointIDs(error)
             }
         }
+
+        // 2. Balancers: built for the fresh groups only, unless endpoint health changed, which
+        //    may concern any service (each unchanged service still keeps its balancer).
+        do throws(DaemonError) {
+            let lines = config.services.map(\.line)
+            if healthChanged {
+                let all = order.flatMap { groups[$0.version]!.services }
+                let built = try build(all, offset: 0, config: config, unhealthy: unhealthy, previous: previous, lines: lines)
+                for (version, range) in order { groups[version]!.balancers = Array(built[range]) }
+            } else {
+                for (version, range) in order where fresh.contains(version) {
+                    groups[version]!.balancers = try build(groups[version]!.services, offset: range.lowerBound, config: config,
+                                                           unhealthy: unhealthy, previous: previous, lines: lines)
+                }
+            }
+            try beforePublishing()
+            // Mode mark: a worker must never mark an id the map does not have yet, so new
+            // elements go in before the snapshot is published; freed ones leave after (`Cleanup`).
+            if let endpointMap, !added.isEmpty {
+                do throws(NetlinkError) {
+                    try endpointMap.update(adding: added, removing: [])
+                } catch {
+                    throw .endpointMap(error)
+                }
+            }
+        } catch {
+            undoFresh()
+            throw error
+        }
+        let snapshot = BalancerSnapshot(assembling: order.flatMap { groups[$0.version]!.balancers }, serviceCIDRs: config.serviceCIDRs)
         state.publish(snapshot)
+
         // In force from here on; what follows is bookkeeping, costing only what changed.
+        var freed: [(EndpointKey, UInt32)] = []
+        var retiredGroups: [SourceGroup] = []
+        for (version, old) in applied.groups where groups[version] == nil {
+            freed += ids.release(old.services)
+            retiredGroups.append(old)
+        }
+        let change = healthChanged
+            ? SnapshotChange(from: previous, to: snapshot)
+            : SnapshotChange(candidates: fresh.flatMap { groups[$0]!.balancers }, retiring: retiredGroups.flatMap(\.balancers),
+                             from: previous, to: snapshot)
         if configChanged { applied.generation += 1 }
         applied.config = config
         applied.unhealthy = unhealthy
-        let change = SnapshotChange(from: previous, to: snapshot)
+        applied.groups = groups
         let removed = applied.candidates.apply(change)
-        let summary = ReloadSummary(services: snapshot.services.count, reusedServices: change.reused, endpointsRemoved: removed.count)
-        var cleanup = Cleanup(freedIDs: assignment.freed, removed: removed, marks: config.marks)
+        let summary = ReloadSummary(services: snapshot.services.count, reusedServices: snapshot.services.count - change.added.count,
+                                    endpointsRemoved: removed.count)
+        var cleanup = Cleanup(freedIDs: freed, removed: removed, marks: config.marks)
         if !removed.isEmpty {
             // An endpoint deleted from the config is only in the old one: a service of either
             // that names it with `reset` has its TCP flows cut.
@@ -185,6 +236,20 @@ public final class NFQLBDaemon: Sendable {
             })
         }
         return Published(summary: summary, cleanup: cleanup)
+    }
+
+    /// Builds (or takes over from `previous`) the balancers of `services`, which start at
+    /// `offset` in the config, so that an error names the right service and line.
+    private func build(_ services: [Service], offset: Int, config: NFQLBConfig, unhealthy: Set<EndpointKey>,
+                       previous: BalancerSnapshot, lines: [Int]) throws(DaemonError) -> [ServiceBalancer] {
+        do {
+            return try BalancerSnapshot.build(services: services, serviceCIDRs: config.serviceCIDRs, unhealthy: unhealthy,
+                                              reusing: previous, flows: flows, affinity: affinity).services
+        } catch {
+            var located = error
+            located.serviceIndex += offset
+            throw .build(located, file: configPath, lines: lines)
+        }
     }
 
     /// What a publish leaves to do in the kernel, off the path to the new state being in force:

@@ -12,6 +12,14 @@ struct SnapshotChange {
     var retired: [ServiceBalancer] = []
     var reused = 0
 
+    /// The change when only `candidates` can be new and only `retiring` can have gone (the
+    /// rest of both snapshots being the same balancers): costs only those.
+    init(candidates: [ServiceBalancer], retiring: [ServiceBalancer], from previous: BalancerSnapshot, to next: BalancerSnapshot) {
+        added = candidates.filter { previous.table.lookup($0.service.key) !== $0 }
+        retired = retiring.filter { next.table.lookup($0.service.key) !== $0 }
+        reused = next.services.count - added.count
+    }
+
     init(from previous: BalancerSnapshot, to next: BalancerSnapshot) {
         for balancer in next.services {
             if previous.table.lookup(balancer.service.key) === balancer { reused += 1 } else { added.append(balancer) }

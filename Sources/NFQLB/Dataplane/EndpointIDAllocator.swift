@@ -11,8 +11,8 @@ import Synchronization
 public final class EndpointIDAllocator: Sendable {
     private struct Slot {
         var id: UInt32
-        /// The assignment round that last saw the endpoint in the config.
-        var seen: UInt64
+        /// How many services in force name the endpoint.
+        var uses: Int
     }
 
     private struct State {
@@ -20,16 +20,6 @@ public final class EndpointIDAllocator: Sendable {
         var free: [UInt32] = []
         var freeHead = 0
         var next: UInt32 = MarkLayout.firstEndpointID
-        var round: UInt64 = 0
-    }
-
-    /// The services with their endpoints' ids, and what changed in the id table.
-    public struct Assignment: Sendable {
-        public var services: [Service]
-        /// Endpoints that got an id in this round.
-        public var added: [(EndpointKey, UInt32)]
-        /// Endpoints that left the config in this round, with the id they had.
-        public var freed: [(EndpointKey, UInt32)]
     }
 
     private let state = Mutex(State())
@@ -40,36 +30,33 @@ public final class EndpointIDAllocator: Sendable {
     }
 
     /// Adopts ids found in the kernel (our nftables map, our conntrack entries) from a
-    /// previous run, so that a restart keeps them. Conflicting or out-of-range ones are skipped.
+    /// previous run, so that a restart keeps them; they count no use until a service names
+    /// them (`releaseUnused`). Conflicting or out-of-range ones are skipped.
     public func adopt(_ known: [(EndpointKey, UInt32)]) {
         state.withLock { state in
             var taken = Set(state.ids.values.map(\.id))
             for (key, id) in known where state.ids[key] == nil && !taken.contains(id)
                 && id >= MarkLayout.firstEndpointID && id <= maximum {
-                state.ids[key] = Slot(id: id, seen: state.round)
+                state.ids[key] = Slot(id: id, uses: 0)
                 taken.insert(id)
                 state.next = max(state.next, id + 1)
             }
         }
     }
 
-    /// Gives every endpoint of `services` its id (in `tag`), reusing the ids endpoints already
-    /// have; frees the ids of endpoints in no service any more. One hash lookup per endpoint
-    /// and one pass over the table: a reload of 10,000 services stays in the low milliseconds.
-    public func assign(_ services: [Service]) throws(EndpointIDExhausted) -> Assignment {
-        try state.withLock { (state) throws(EndpointIDExhausted) -> Assignment in
-            state.round += 1
-            let round = state.round
+    /// Gives every endpoint of `services` its id (in `tag`) and counts the use; endpoints
+    /// without one get a new id (returned in `added`). Throws, having counted nothing, when the
+    /// field has no room left.
+    public func retain(_ services: [Service]) throws(EndpointIDExhausted) -> (services: [Service], added: [(EndpointKey, UInt32)]) {
+        try state.withLock { (state) throws(EndpointIDExhausted) in
             var added: [(EndpointKey, UInt32)] = []
-            var result: [Service] = []
-            result.reserveCapacity(services.count)
-            for service in services {
-                var tagged = service
-                for e in tagged.endpoints.indices {
-                    let key = tagged.endpoints[e].key
+            var result = services
+            for s in result.indices {
+                for e in result[s].endpoints.indices {
+                    let key = result[s].endpoints[e].key
                     if let index = state.ids.index(forKey: key) {
-                        state.ids.values[index].seen = round
-                        tagged.endpoints[e].tag = state.ids.values[index].id
+                        state.ids.values[index].uses += 1
+                        result[s].endpoints[e].tag = state.ids.values[index].id
                         continue
                     }
                     let id: UInt32
@@ -80,26 +67,62 @@ public final class EndpointIDAllocator: Sendable {
                         id = state.free[state.freeHead]
                         state.freeHead += 1
                     } else {
+                        // Undo this call's counts and ids: the caller keeps the old config.
+                        Self.release(result[..<s], from: &state)
+                        Self.release(result[s].endpoints[..<e].map(\.key), from: &state)
                         throw EndpointIDExhausted(maximum: maximum)
                     }
-                    state.ids[key] = Slot(id: id, seen: round)
-                    tagged.endpoints[e].tag = id
+                    state.ids[key] = Slot(id: id, uses: 1)
+                    result[s].endpoints[e].tag = id
                     added.append((key, id))
                 }
-                result.append(tagged)
             }
-            var freed: [(EndpointKey, UInt32)] = []
-            for (key, slot) in state.ids where slot.seen != round { freed.append((key, slot.id)) }
-            for (key, id) in freed {
+            return (result, added)
+        }
+    }
+
+    /// Counts off the uses `services` made (as `retain` returned them); returns the endpoints
+    /// that no service uses any more, with the ids they had, which are now free.
+    @discardableResult
+    public func release(_ services: [Service]) -> [(EndpointKey, UInt32)] {
+        state.withLock { state in Self.release(services[...], from: &state) }
+    }
+
+    /// Frees the adopted ids that no service took up.
+    @discardableResult
+    public func releaseUnused() -> [(EndpointKey, UInt32)] {
+        state.withLock { state in
+            let unused = state.ids.filter { $0.value.uses == 0 }.map { ($0.key, $0.value.id) }
+            for (key, id) in unused {
                 state.ids[key] = nil
                 state.free.append(id)
             }
-            if state.freeHead > 4096 {
-                state.free.removeFirst(state.freeHead)
-                state.freeHead = 0
-            }
-            return Assignment(services: result, added: added, freed: freed)
+            return unused
         }
+    }
+
+    @discardableResult
+    private static func release(_ services: ArraySlice<Service>, from state: inout State) -> [(EndpointKey, UInt32)] {
+        release(services.flatMap { $0.endpoints.map(\.key) }, from: &state)
+    }
+
+    @discardableResult
+    private static func release(_ keys: [EndpointKey], from state: inout State) -> [(EndpointKey, UInt32)] {
+        var freed: [(EndpointKey, UInt32)] = []
+        for key in keys {
+            guard let index = state.ids.index(forKey: key) else { continue }
+            state.ids.values[index].uses -= 1
+            guard state.ids.values[index].uses <= 0 else { continue }
+            let id = state.ids.values[index].id
+            state.ids.remove(at: index)
+            state.free.append(id)
+            freed.append((key, id))
+        }
+        if state.freeHead > 4096 {
+            state.free.removeFirst(state.freeHead)
+            state.freeHead = 0
+        }
+        return freed
     }
 
     /// The current id of an endpoint.

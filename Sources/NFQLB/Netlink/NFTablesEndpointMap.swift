@@ -57,7 +57,9 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
 
     public func update(adding: [(EndpointKey, UInt32)], removing: [(EndpointKey, UInt32)]) throws(NetlinkError) {
         try written.withLock { (written) throws(NetlinkError) in
+            // An element already there as wanted is left alone (adding it again would fail).
             let additions = adding.filter { $0.0.address.isIPv4 }.map { (marks.value(endpointID: $0.1), $0.0) }
+                .filter { key, endpoint in written?[key] != endpoint }
             // A freed id may already carry another endpoint (reused in the same change): only
             // an element that still maps to the freed endpoint goes.
             let deletions = removing.filter { $0.0.address.isIPv4 }.map { (marks.value(endpointID: $0.1), $0.0) }
