@@ -72,7 +72,6 @@ extension NFQLBDaemon {
     public func statusJSON(service name: String? = nil) -> String {
         let snapshot = state.current
         let settings = config
-        let assignments = ids.assignments
         let healthByEndpoint = Dictionary(health.map { ($0.endpoint, $0) }, uniquingKeysWith: { a, _ in a })
         let report = StatusReport(
             tcpMode: settings.tcpMode.rawValue,
@@ -92,7 +91,7 @@ extension NFQLBDaemon {
                             address: endpoint.address.description, port: endpoint.port, weight: endpoint.weight,
                             ready: endpoint.conditions.ready, serving: endpoint.conditions.serving, terminating: endpoint.conditions.terminating,
                             takesNewFlows: candidates.contains(endpoint.key), healthy: health?.healthy, healthError: health?.lastError,
-                            id: assignments[endpoint.key], activeFlows: counter.active, newFlows: counter.opened)
+                            id: ids.id(of: endpoint.key), activeFlows: counter.active, newFlows: counter.opened)
                     })
             })
         let encoder = JSONEncoder()
