@@ -22,27 +22,9 @@ enum SwiftPath {
     static func run(ring: PacketRing, snapshot: BalancerSnapshot, passes: Int, context: inout PickContext,
                     histogram: UnsafeMutablePointer<UInt64>) -> Outcome {
         var outcome = Outcome()
-        let count = ring.count
-        let work = ring.work
-        let pristine = UnsafeRawPointer(ring.pristine)
-        let length = PacketRing.packetLength
         for _ in 0..<passes {
-            for i in 0..<count {
-                let slot = work + i &* PacketRing.slotBytes
-                slot.copyMemory(from: pristine + i &* PacketRing.slotBytes, byteCount: PacketRing.slotBytes)
-
-                let view: PacketView
-                do {
-                    view = try PacketView(validating: UnsafeMutableRawBufferPointer(start: slot, count: length))
-                } catch {
-                    outcome.malformed &+= 1
-                    continue
-                }
-                let tuple = view.flowTuple
-                if tuple.proto == .tcp, !view.isTCPSYN {
-                    outcome.malformed &+= 1
-                    continue
-                }
+            for i in 0..<ring.count {
+                guard let (view, tuple) = parsedSYN(ring, i, &outcome) else { continue }
                 let (isService, picked) = snapshot.withLookup(
                     address: tuple.destination, port: tuple.destinationPort, proto: tuple.proto
                 ) { lookup -> (Bool, EndpointChoice?) in
@@ -57,18 +39,7 @@ enum SwiftPath {
                     outcome.notService &+= 1
                     continue
                 }
-                guard let choice = picked else {
-                    outcome.noEndpoint &+= 1
-                    continue
-                }
-                histogram[choice.index] &+= 1
-                do {
-                    try view.rewriteDestination(address: choice.endpoint.address, port: choice.endpoint.port)
-                } catch {
-                    outcome.malformed &+= 1
-                    continue
-                }
-                outcome.rewritten &+= 1
+                rewrite(view, to: picked, histogram, &outcome)
             }
         }
         return outcome
@@ -81,49 +52,56 @@ enum SwiftPath {
     static func runOwnedLookup(ring: PacketRing, snapshot: BalancerSnapshot, passes: Int,
                                context: inout PickContext, histogram: UnsafeMutablePointer<UInt64>) -> Outcome {
         var outcome = Outcome()
-        let count = ring.count
-        let work = ring.work
-        let pristine = UnsafeRawPointer(ring.pristine)
-        let length = PacketRing.packetLength
         for _ in 0..<passes {
-            for i in 0..<count {
-                let slot = work + i &* PacketRing.slotBytes
-                slot.copyMemory(from: pristine + i &* PacketRing.slotBytes, byteCount: PacketRing.slotBytes)
-
-                let view: PacketView
-                do {
-                    view = try PacketView(validating: UnsafeMutableRawBufferPointer(start: slot, count: length))
-                } catch {
-                    outcome.malformed &+= 1
-                    continue
-                }
-                let tuple = view.flowTuple
-                if tuple.proto == .tcp, !view.isTCPSYN {
-                    outcome.malformed &+= 1
-                    continue
-                }
-                let balancer: ServiceBalancer
+            for i in 0..<ring.count {
+                guard let (view, tuple) = parsedSYN(ring, i, &outcome) else { continue }
                 switch snapshot.lookup(address: tuple.destination, port: tuple.destinationPort, proto: tuple.proto) {
                 case .notService, .unallocated:
                     outcome.notService &+= 1
-                    continue
-                case .service(let found):
-                    balancer = found
+                case .service(let balancer):
+                    rewrite(view, to: balancer.pick(tuple, hash: tuple.stableHash, context: &context), histogram, &outcome)
                 }
-                guard let choice = balancer.pick(tuple, hash: tuple.stableHash, context: &context) else {
-                    outcome.noEndpoint &+= 1
-                    continue
-                }
-                histogram[choice.index] &+= 1
-                do {
-                    try view.rewriteDestination(address: choice.endpoint.address, port: choice.endpoint.port)
-                } catch {
-                    outcome.malformed &+= 1
-                    continue
-                }
-                outcome.rewritten &+= 1
             }
         }
         return outcome
+    }
+
+    /// Resets packet `i` from its pristine copy and parses it; nil (counted as malformed) when
+    /// it is not a valid IPv4/IPv6 TCP SYN or UDP datagram.
+    @inline(__always)
+    static func parsedSYN(_ ring: PacketRing, _ i: Int, _ outcome: inout Outcome) -> (PacketView, FlowTuple)? {
+        let slot = ring.work + i &* PacketRing.slotBytes
+        slot.copyMemory(from: UnsafeRawPointer(ring.pristine) + i &* PacketRing.slotBytes, byteCount: PacketRing.slotBytes)
+        let view: PacketView
+        do {
+            view = try PacketView(validating: UnsafeMutableRawBufferPointer(start: slot, count: PacketRing.packetLength))
+        } catch {
+            outcome.malformed &+= 1
+            return nil
+        }
+        let tuple = view.flowTuple
+        if tuple.proto == .tcp, !view.isTCPSYN {
+            outcome.malformed &+= 1
+            return nil
+        }
+        return (view, tuple)
+    }
+
+    /// Counts the pick and rewrites the packet to it (DNAT, incremental checksums).
+    @inline(__always)
+    static func rewrite(_ view: PacketView, to picked: EndpointChoice?, _ histogram: UnsafeMutablePointer<UInt64>,
+                        _ outcome: inout Outcome) {
+        guard let choice = picked else {
+            outcome.noEndpoint &+= 1
+            return
+        }
+        histogram[choice.index] &+= 1
+        do {
+            try view.rewriteDestination(address: choice.endpoint.address, port: choice.endpoint.port)
+        } catch {
+            outcome.malformed &+= 1
+            return
+        }
+        outcome.rewritten &+= 1
     }
 }
