@@ -25,11 +25,13 @@ public struct HealthCheckService: ServiceLifecycle.Service {
                     configGeneration = generation
                     daemon.setHealth(unhealthy: checker.unhealthy, records: checker.report)
                 }
-                if checker.step(now: now, wait: 50) {
+                let step = checker.step(now: now, wait: 50)
+                if step.changed {
                     let unhealthy = checker.unhealthy
                     daemon.logger.notice("endpoint health changed; unhealthy now: \(unhealthy.isEmpty ? "none" : unhealthy.map(\.description).sorted().joined(separator: ", "))")
                     daemon.setHealth(unhealthy: unhealthy, records: checker.report)
-                } else {
+                } else if step.judged {
+                    // Only when a check ended: the report is rebuilt (and sorted) from every record.
                     daemon.updateHealthReport(checker.report)
                 }
             }

@@ -66,25 +66,34 @@ struct HealthChecker {
         Set(records.filter { !$0.value.healthy }.map(\.key.endpoint))
     }
 
+    /// What one `step` did: whether an endpoint changed state, and whether any check ended
+    /// (so the reported last errors may have changed).
+    struct Step {
+        var changed = false
+        var judged = false
+    }
+
     /// Starts due checks, waits up to `wait` ms for answers, judges finished and timed-out
-    /// checks. Returns true when some endpoint changed state.
-    mutating func step(now: UInt64, wait: Int32) -> Bool {
+    /// checks.
+    mutating func step(now: UInt64, wait: Int32) -> Step {
+        var result = Step()
         for (target, record) in records where record.nextCheckAt <= now && inFlight[target] == nil {
             if let fd = Self.startConnect(to: target.endpoint.address, port: target.port) {
                 inFlight[target] = InFlight(fd: fd, deadline: now + UInt64(target.settings.timeoutMilliseconds))
             } else {
-                _ = judge(target, success: false, error: "connect: \(String(cString: strerror(errno)))", now: now)
+                // Refused at once (no route, no socket): a failed check like any other.
+                result.changed = judge(target, success: false, error: "connect: \(String(cString: strerror(errno)))", now: now) || result.changed
+                result.judged = true
             }
         }
         guard !inFlight.isEmpty else {
             usleep(UInt32(wait) * 1000)
-            return false
+            return result
         }
         let targets = Array(inFlight.keys)
         var descriptors = targets.map { pollfd(fd: inFlight[$0]!.fd, events: Int16(POLLOUT), revents: 0) }
         _ = poll(&descriptors, nfds_t(descriptors.count), wait)
         let after = MonotonicClock.milliseconds()
-        var changed = false
         for (index, target) in targets.enumerated() {
             guard let flight = inFlight[target] else { continue }
             if descriptors[index].revents != 0 {
@@ -93,14 +102,16 @@ struct HealthChecker {
                 getsockopt(flight.fd, SOL_SOCKET, SO_ERROR, &error, &length)
                 close(flight.fd)
                 inFlight[target] = nil
-                changed = judge(target, success: error == 0, error: error == 0 ? nil : String(cString: strerror(error)), now: after) || changed
+                result.changed = judge(target, success: error == 0, error: error == 0 ? nil : String(cString: strerror(error)), now: after) || result.changed
+                result.judged = true
             } else if after >= flight.deadline {
                 close(flight.fd)
                 inFlight[target] = nil
-                changed = judge(target, success: false, error: "timeout after \(target.settings.timeoutMilliseconds) ms", now: after) || changed
+                result.changed = judge(target, success: false, error: "timeout after \(target.settings.timeoutMilliseconds) ms", now: after) || result.changed
+                result.judged = true
             }
         }
-        return changed
+        return result
     }
 
     /// Records one result; true when the endpoint changed state.
