@@ -46,14 +46,24 @@ public final class FlowTracker: Sendable {
 
     /// The active-flow count of `key`, 0 if it has no counter.
     public func activeFlows(key: EndpointKey, proto: IPProtocolNumber) -> Int {
-        counters.withLock { $0[Key(endpoint: key, proto: proto)]?.active ?? 0 }
+        counts(key: key, proto: proto).active
+    }
+
+    /// Active and ever-opened flows of `key`, zeros if it has no counter: for status and
+    /// metrics, which must not create counters by looking.
+    public func counts(key: EndpointKey, proto: IPProtocolNumber) -> (active: Int, opened: Int) {
+        counters.withLock { table in
+            table[Key(endpoint: key, proto: proto)].map { ($0.active, $0.opened) } ?? (0, 0)
+        }
     }
 
     /// Number of counters held.
     public var count: Int { counters.withLock { $0.count } }
 
     /// Drops the counters of `keys` (endpoints that stopped being a candidate anywhere) that are
-    /// idle: the incremental form of `removeIdleCounters(keeping:)`, costing only the change.
+    /// idle, so that endpoint churn does not grow the table forever; costs only the change. A
+    /// worker still on an older snapshot may then count on a dropped counter, which only costs
+    /// a slightly low count later (never a negative one).
     public func removeIdleCounters(_ keys: [(EndpointKey, IPProtocolNumber)]) {
         counters.withLock { table in
             for (endpoint, proto) in keys {
@@ -63,21 +73,6 @@ public final class FlowTracker: Sendable {
         }
     }
 
-    /// Drops counters that are idle (zero flows) and not used by `snapshot`, so that endpoint
-    /// churn does not grow the table forever. Call after publishing a snapshot; a worker
-    /// still on an older snapshot may then count on a dropped counter, which only costs a
-    /// slightly low count later (never a negative one).
-    public func removeIdleCounters(keeping snapshot: BalancerSnapshot) {
-        var live = Set<Key>()
-        for balancer in snapshot.services {
-            for endpoint in balancer.candidates {
-                live.insert(Key(endpoint: endpoint.key, proto: balancer.service.proto))
-            }
-        }
-        counters.withLock { table in
-            table = table.filter { live.contains($0.key) || $0.value.active > 0 }
-        }
-    }
 }
 
 extension Dictionary where Key == FlowTracker.Key, Value == FlowCounter {

@@ -176,30 +176,33 @@ public final class ServiceBalancer: @unchecked Sendable {
     /// Whether this balancer would be rebuilt identically for `service` with `selection`: the
     /// reuse test of a reload. Costs one comparison of the service (endpoints included) and
     /// of the candidates.
+    /// Whether this balancer was built from `service` with these shared parts (flow tracker,
+    /// affinity table, the registry's type for its strategy): what both reuse checks start with.
+    private func isBuilt(from service: Service, flows: FlowTracker, affinity: AffinityTable?, registry: StrategyRegistry) -> Bool {
+        guard flows === self.flows,
+              (service.sessionAffinity == nil ? nil : affinity) === self.affinity,
+              self.service == service,
+              let type = try? registry.type(named: service.strategy) else { return false }
+        return ObjectIdentifier(type) == ObjectIdentifier(Swift.type(of: strategy))
+    }
+
     /// True when `service` is this balancer's service and its endpoints' health is what it
     /// was at build time: then the balancer is reused as it is, without recomputing anything.
     func isUnchanged(for service: Service, unhealthy: Set<EndpointKey>, flows: FlowTracker,
                      affinity: AffinityTable?, registry: StrategyRegistry) -> Bool {
-        guard flows === self.flows,
-              (service.sessionAffinity == nil ? nil : affinity) === self.affinity,
-              self.service == service else { return false }
         if !unhealthy.isEmpty || !unhealthyAtBuild.isEmpty {
             for endpoint in service.endpoints where unhealthy.contains(endpoint.key) != unhealthyAtBuild.contains(endpoint.key) {
                 return false
             }
         }
-        guard let type = try? registry.type(named: service.strategy) else { return false }
-        return ObjectIdentifier(type) == ObjectIdentifier(Swift.type(of: strategy))
+        return isBuilt(from: service, flows: flows, affinity: affinity, registry: registry)
     }
 
+    /// True when `service` is this balancer's service and `selection` its candidates (health
+    /// changed, but not for an endpoint that matters).
     func isEquivalent(to service: Service, selection: EndpointEligibility.Selection, flows: FlowTracker,
                       affinity: AffinityTable?, registry: StrategyRegistry) -> Bool {
-        guard flows === self.flows,
-              (service.sessionAffinity == nil ? nil : affinity) === self.affinity,
-              self.service == service,
-              candidates == selection.candidates,
-              usesTerminatingEndpoints == selection.usesTerminatingEndpoints,
-              let type = try? registry.type(named: service.strategy) else { return false }
-        return ObjectIdentifier(type) == ObjectIdentifier(Swift.type(of: strategy))
+        candidates == selection.candidates && usesTerminatingEndpoints == selection.usesTerminatingEndpoints
+            && isBuilt(from: service, flows: flows, affinity: affinity, registry: registry)
     }
 }

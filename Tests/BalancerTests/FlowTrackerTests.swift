@@ -47,13 +47,15 @@ struct FlowTrackerTests {
     @Test func idleCountersOfRemovedEndpointsArePruned() throws {
         let tracker = FlowTracker()
         let busy = EndpointKey(address: IPAddress("10.244.9.9")!, port: 80)
+        let idle = EndpointKey(address: IPAddress("10.244.9.8")!, port: 80)
         tracker.flowOpened(key: busy, proto: .tcp)
-        _ = tracker.counter(for: EndpointKey(address: IPAddress("10.244.9.8")!, port: 80), proto: .tcp)
-        let snapshot = try BalancerSnapshot.build(
+        _ = tracker.counter(for: idle, proto: .tcp)
+        _ = try BalancerSnapshot.build(
             services: [Fixture.service(endpoints: Fixture.endpoints(2))], serviceCIDRs: [],
             flows: tracker, affinity: AffinityTable(capacity: 16))
         #expect(tracker.count == 4)
-        tracker.removeIdleCounters(keeping: snapshot)
+        // Both removed endpoints are offered for pruning; only the idle one goes.
+        tracker.removeIdleCounters([(busy, .tcp), (idle, .tcp)])
         #expect(tracker.count == 3)
         #expect(tracker.activeFlows(key: busy, proto: .tcp) == 1)
     }

@@ -46,7 +46,7 @@ extension NFQLBDaemon {
             let candidates = Set(balancer.candidates.map(\.key))
             for endpoint in service.endpoints {
                 let labels = "service=\"\(service.name)\",endpoint=\"\(endpoint.key)\",protocol=\"\(service.proto)\""
-                let counter = flows.counter(for: endpoint.key, proto: service.proto)
+                let counter = flows.counts(key: endpoint.key, proto: service.proto)
                 opened.append((labels, String(counter.opened)))
                 active.append((labels, String(counter.active)))
                 weights.append((labels, candidates.contains(endpoint.key) ? String(endpoint.weight) : "0"))
@@ -85,7 +85,7 @@ extension NFQLBDaemon {
                     strategy: service.strategy, sessionAffinitySeconds: service.sessionAffinity?.timeoutSeconds,
                     masquerade: service.masquerade, usesTerminatingEndpoints: balancer.usesTerminatingEndpoints,
                     endpoints: service.endpoints.map { endpoint in
-                        let counter = flows.counter(for: endpoint.key, proto: service.proto)
+                        let counter = flows.counts(key: endpoint.key, proto: service.proto)
                         let health = healthByEndpoint[endpoint.key]
                         return StatusReport.EndpointStatus(
                             address: endpoint.address.description, port: endpoint.port, weight: endpoint.weight,

@@ -181,15 +181,14 @@ public final class NFQLBDaemon: Sendable {
         // 2. Balancers: built for the fresh groups only, unless endpoint health changed, which
         //    may concern any service (each unchanged service still keeps its balancer).
         do throws(DaemonError) {
-            let lines = config.services.map(\.line)
             if healthChanged {
                 let all = order.flatMap { groups[$0.version]!.services }
-                let built = try build(all, offset: 0, config: config, unhealthy: unhealthy, previous: previous, lines: lines)
+                let built = try build(all, offset: 0, config: config, unhealthy: unhealthy, previous: previous)
                 for (version, range) in order { groups[version]!.balancers = Array(built[range]) }
             } else {
                 for (version, range) in order where fresh.contains(version) {
                     groups[version]!.balancers = try build(groups[version]!.services, offset: range.lowerBound, config: config,
-                                                           unhealthy: unhealthy, previous: previous, lines: lines)
+                                                           unhealthy: unhealthy, previous: previous)
                 }
             }
             try beforePublishing()
@@ -241,14 +240,14 @@ public final class NFQLBDaemon: Sendable {
     /// Builds (or takes over from `previous`) the balancers of `services`, which start at
     /// `offset` in the config, so that an error names the right service and line.
     private func build(_ services: [Service], offset: Int, config: NFQLBConfig, unhealthy: Set<EndpointKey>,
-                       previous: BalancerSnapshot, lines: [Int]) throws(DaemonError) -> [ServiceBalancer] {
+                       previous: BalancerSnapshot) throws(DaemonError) -> [ServiceBalancer] {
         do {
             return try BalancerSnapshot.build(services: services, serviceCIDRs: config.serviceCIDRs, unhealthy: unhealthy,
                                               reusing: previous, flows: flows, affinity: affinity).services
         } catch {
             var located = error
             located.serviceIndex += offset
-            throw .build(located, file: configPath, lines: lines)
+            throw .build(located, file: configPath, lines: config.services.map(\.line))
         }
     }
 

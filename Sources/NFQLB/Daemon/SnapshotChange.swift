@@ -1,8 +1,8 @@
 import Balancer
 import PacketRewrite
 
-/// What a new snapshot changed against the previous one, in balancers: those it reuses as
-/// they were, those it added (new or rebuilt services) and those it retired.
+/// What a new snapshot changed against the previous one, in balancers: those it added (new or
+/// rebuilt services) and those it retired; every other one it reuses as it was.
 ///
 /// Decided by identity through the service table (a reused balancer is the same object), so
 /// finding the change costs one table lookup per service, and everything done with it costs
@@ -10,19 +10,17 @@ import PacketRewrite
 struct SnapshotChange {
     var added: [ServiceBalancer] = []
     var retired: [ServiceBalancer] = []
-    var reused = 0
 
     /// The change when only `candidates` can be new and only `retiring` can have gone (the
     /// rest of both snapshots being the same balancers): costs only those.
     init(candidates: [ServiceBalancer], retiring: [ServiceBalancer], from previous: BalancerSnapshot, to next: BalancerSnapshot) {
         added = candidates.filter { previous.table.lookup($0.service.key) !== $0 }
         retired = retiring.filter { next.table.lookup($0.service.key) !== $0 }
-        reused = next.services.count - added.count
     }
 
     init(from previous: BalancerSnapshot, to next: BalancerSnapshot) {
         for balancer in next.services {
-            if previous.table.lookup(balancer.service.key) === balancer { reused += 1 } else { added.append(balancer) }
+            if previous.table.lookup(balancer.service.key) !== balancer { added.append(balancer) }
         }
         for balancer in previous.services where next.table.lookup(balancer.service.key) !== balancer {
             retired.append(balancer)

@@ -48,7 +48,7 @@ struct QueueMetrics {
 
     /// Records the time a batch spent in the worker, from receipt to verdicts sent: what each
     /// of its packets waited in user space. One sample per batch, not per packet.
-    func recordDecision(nanoseconds: UInt64, packets: Int) {
+    func recordDecision(nanoseconds: UInt64) {
         decision.recordNanoseconds(Int64(clamping: nanoseconds))
     }
 

@@ -23,7 +23,6 @@ struct NetlinkAttributes: Sequence {
         var u8: UInt8? { payload.count >= 1 ? payload.load(as: UInt8.self) : nil }
         var be16: UInt16? { payload.count >= 2 ? UInt16(bigEndian: payload.loadUnaligned(as: UInt16.self)) : nil }
         var be32: UInt32? { payload.count >= 4 ? UInt32(bigEndian: payload.loadUnaligned(as: UInt32.self)) : nil }
-        var hostU32: UInt32? { payload.count >= 4 ? payload.loadUnaligned(as: UInt32.self) : nil }
     }
 
     struct Iterator: IteratorProtocol {
@@ -65,12 +64,6 @@ struct NetlinkMessages: Sequence {
         var errorCode: Int32? {
             guard type == NetlinkConstants.messageError, bytes.count >= NetlinkConstants.headerLength + 4 else { return nil }
             return bytes.loadUnaligned(fromByteOffset: NetlinkConstants.headerLength, as: Int32.self)
-        }
-
-        /// For `NLMSG_ERROR`: the sequence number of the request it answers.
-        var erroredSequence: UInt32? {
-            guard type == NetlinkConstants.messageError, bytes.count >= NetlinkConstants.headerLength * 2 + 4 else { return nil }
-            return bytes.loadUnaligned(fromByteOffset: NetlinkConstants.headerLength + 4 + 8, as: UInt32.self)
         }
     }
 

@@ -9,7 +9,6 @@ enum NetlinkConstants {
     static let create = UInt16(NLM_F_CREATE)
     static let exclusive = UInt16(NLM_F_EXCL)
     static let dump = UInt16(NLM_F_DUMP)
-    static let multipart = UInt16(NLM_F_MULTI)
 
     static let messageError = UInt16(NLMSG_ERROR)
     static let messageDone = UInt16(NLMSG_DONE)
@@ -17,10 +16,7 @@ enum NetlinkConstants {
     static let nfgenmsgLength = 4
 
     // nfnetlink
-    static let subsystemCtnetlink = UInt16(NFNL_SUBSYS_CTNETLINK)
-    static let subsystemQueue = UInt16(NFNL_SUBSYS_QUEUE)
     static let groupConntrackDestroy = UInt32(NFNLGRP_CONNTRACK_DESTROY.rawValue)
-    static let groupConntrackNew = UInt32(NFNLGRP_CONNTRACK_NEW.rawValue)
 
     // ctnetlink messages
     static let ctNew = UInt8(IPCTNL_MSG_CT_NEW.rawValue)
@@ -37,7 +33,6 @@ enum NetlinkConstants {
     static let ctaTimeout = UInt16(CTA_TIMEOUT.rawValue)
     static let ctaMark = UInt16(CTA_MARK.rawValue)
     static let ctaMarkMask = UInt16(CTA_MARK_MASK.rawValue)
-    static let ctaID = UInt16(CTA_ID.rawValue)
     static let ctaTupleIP = UInt16(CTA_TUPLE_IP.rawValue)
     static let ctaTupleProto = UInt16(CTA_TUPLE_PROTO.rawValue)
     static let ctaIPv4Src = UInt16(CTA_IP_V4_SRC.rawValue)
@@ -67,9 +62,7 @@ enum NetlinkConstants {
     static let nfqaPayload = Int(NFQA_PAYLOAD.rawValue)
     static let nfqaSkbInfo = Int(NFQA_SKB_INFO.rawValue)
     static let nfqaCapLen = Int(NFQA_CAP_LEN.rawValue)
-    static let nfqaMax = Int(__NFQA_MAX.rawValue) - 1
     static let skbChecksumNotReady = UInt32(NFQA_SKB_CSUMNOTREADY)
-    static let skbGSO = UInt32(NFQA_SKB_GSO)
     static let configFailOpen = UInt32(NFQA_CFG_F_FAIL_OPEN)
     static let configGSO = UInt32(NFQA_CFG_F_GSO)
 

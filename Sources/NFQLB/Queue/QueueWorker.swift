@@ -133,7 +133,7 @@ final class QueueWorker<TCP: FlowPath, UDP: FlowPath> {
             try socket.stageVerdict(verdict, for: packets[i])
         }
         try socket.flushVerdicts()
-        metrics.recordDecision(nanoseconds: MonotonicClock.nanoseconds() &- started, packets: count)
+        metrics.recordDecision(nanoseconds: MonotonicClock.nanoseconds() &- started)
     }
 
     /// Decides what a packet is; for a new flow of a service, picks its backend and stages it.
