@@ -77,9 +77,13 @@ enum KernelPrerequisites {
 /// nfqt-node2, pods nNpI at 10.244.N.(10+I), servers in every pod (nginx :8080, dnsmasq :53,
 /// UDP echo :9000) plus the tests' own TCP echo on :9100. The balancer runs in node1.
 enum Cluster {
-    static let prefix = "nfqt"
+    /// `NFQT_CLUSTER_PREFIX` lets two checkouts run their kernel tests side by side.
+    static let prefix: String = {
+        let given = ProcessInfo.processInfo.environment["NFQT_CLUSTER_PREFIX"] ?? ""
+        return given.isEmpty ? "nfqt" : given
+    }()
     static let podsPerNode = 3
-    static let stateDir = "/tmp/nfqt-cluster"
+    static var stateDir: String { "/tmp/\(prefix)-cluster" }
     static let serviceCIDR = "10.96.0.0/12"
     /// Node1's address on the node link: what a process in node1 itself uses toward a VIP.
     static let node1Address = "192.168.50.1"
