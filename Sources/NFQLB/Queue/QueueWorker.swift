@@ -74,14 +74,20 @@ final class QueueWorker<TCP: FlowPath, UDP: FlowPath> {
             }
             let now = MonotonicClock.milliseconds()
             if now &- lastFlush >= 250 {
-                statistics.socketOverruns = socket.overruns
+                collectSocketCounters()
                 metrics.flush(statistics)
                 warnings.report(statistics, queue: socket.queue, now: now, logger: environment.logger)
                 lastFlush = now
             }
         }
-        statistics.socketOverruns = socket.overruns
+        collectSocketCounters()
         metrics.flush(statistics)
+    }
+
+    private func collectSocketCounters() {
+        statistics.socketOverruns = socket.overruns
+        statistics.queueFallbacks = socket.fallbacks
+        statistics.foreignDatagrams = socket.foreignDatagrams + conntrack.foreignDatagrams
     }
 
     private func processBatch() throws(NetlinkError) {
@@ -130,9 +136,9 @@ final class QueueWorker<TCP: FlowPath, UDP: FlowPath> {
             }
             statistics.count(verdict)
             if traceDecisions { traceDecision(i, verdict) }
-            try socket.stageVerdict(verdict, for: packets[i])
+            socket.stageVerdict(verdict, for: packets[i])
         }
-        try socket.flushVerdicts()
+        socket.flushVerdicts()
         metrics.recordDecision(nanoseconds: MonotonicClock.nanoseconds() &- started)
     }
 

@@ -15,11 +15,12 @@ struct QueuedPacket {
 
     var hasPartialChecksum: Bool { skbInfo & NetlinkConstants.skbChecksumNotReady != 0 }
 
-    /// Reads the packet attributes of an `NFQNL_MSG_PACKET` message; nil if it has no header
-    /// or no payload.
+    /// Reads the packet attributes of an `NFQNL_MSG_PACKET` message; nil only without a
+    /// packet id. A message without a payload still gives a packet (with no bytes), so that
+    /// it is answered: by the malformed-packet policy, as its bytes do not parse.
     init?(message: NetlinkMessages.Message) {
         var id: UInt32?
-        var payload: UnsafeRawBufferPointer?
+        var payload = UnsafeRawBufferPointer(start: nil, count: 0)
         var mark: UInt32 = 0
         var skbInfo: UInt32 = 0
         var capturedLength: Int?
@@ -33,10 +34,10 @@ struct QueuedPacket {
             default: break
             }
         }
-        guard let id, let payload, let base = payload.baseAddress else { return nil }
+        guard let id else { return nil }
         self.id = id
         // The receive buffer is ours and writable; the attribute view is read-only only by type.
-        bytes = UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer(mutating: base), count: payload.count)
+        bytes = UnsafeMutableRawBufferPointer(mutating: payload)
         self.mark = mark
         self.skbInfo = skbInfo
         isTruncated = capturedLength.map { $0 > payload.count } ?? false
