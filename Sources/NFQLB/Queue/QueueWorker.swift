@@ -145,6 +145,8 @@ final class QueueWorker<TCP: FlowPath, UDP: FlowPath> {
     /// Decides what a packet is; for a new flow of a service, picks its backend and stages it.
     @inline(__always)
     private func classify(_ packet: QueuedPacket, snapshot: BalancerSnapshot, slot: Int, now: UInt64) -> Disposition {
+        // A truncated copy (copyRange below the packet) is judged by its headers.
+        if packet.isTruncated { packet.clampLengthsToCopy() }
         let view: PacketView
         do {
             view = try PacketView(validating: packet.bytes)
