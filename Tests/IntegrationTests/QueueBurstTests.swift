@@ -40,6 +40,39 @@ extension KernelTests {
             #expect(!daemon.log.contains("Message too long"), "a verdict send failed:\n\(daemon.stateDescription)")
         }
 
+        @Test("With copyRange 128, mode mark balances UDP datagrams longer than 128 bytes and TCP flows from their headers")
+        func truncatedCopiesAreBalancedInModeMark() throws {
+            let pods = KernelTests.threePods
+            var config = DaemonConfig(mode: .mark, services: [.web(pods: pods), .udpEcho(pods: pods)])
+            config.copyRange = 128
+            let daemon = try DaemonProcess.start(config)
+            defer { daemon.stop() }
+
+            let echo = try Cluster.exec("n1p3", ["python3", "-c", Self.echoScript, KernelTests.udpEchoVIP, "9000"], timeout: 10)
+            #expect(echo.succeeded, "UDP datagrams of 1000 bytes through the VIP with copyRange 128: \(echo)\n\(daemon.stateDescription)")
+            #expect(Set(echo.stdout.split(separator: "\n").map(String.init)).isSubset(of: Set(pods)) && echo.stdout.split(separator: "\n").count == 6,
+                    "answers: \(echo)")
+            for _ in 0..<3 {
+                let web = try Client.curl(from: "n1p3", "http://\(KernelTests.webVIP)/", maxTime: 2)
+                #expect(web.exitCode == 0 && pods.contains(web.body), "TCP through the VIP with copyRange 128: \(web)")
+            }
+            let metrics = try daemon.metrics(within: 1) { $0.sum("nfqlb_packets_malformed_total") == 0 }
+            #expect(metrics.sum("nfqlb_packets_malformed_total") == 0, "truncated copies were counted malformed:\n\(metrics)")
+        }
+
+        /// Six 1000-byte datagrams from six sockets; prints the pod that answered each (2 s each).
+        static let echoScript = """
+            import socket, sys
+            host, port = sys.argv[1], int(sys.argv[2])
+            for i in range(6):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.settimeout(2)
+                s.sendto(b"y" * 1000, (host, port))
+                data, _ = s.recvfrom(65535)
+                print(data.split(b" ")[0].decode())
+                s.close()
+            """
+
         /// Bounded: 192 datagrams, no waiting for answers.
         static let burstScript = """
             import socket, sys, time
