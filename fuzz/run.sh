@@ -11,6 +11,8 @@
 # Targets (add one as a case below: its sources and where its seeds come from):
 #   packet  PacketView(validating:) and the destination rewrite (fuzz/PacketParserFuzz.swift),
 #           seeded from the captured packets in Tests/RewriteTests/Fixtures/*.hex.
+#   netlink NetlinkMessages/NetlinkAttributes, QueuedPacket and ConntrackMessage.parseEntry on any
+#           datagram (fuzz/NetlinkParserFuzz.swift), seeded from Tests/NFQLBTests/Fixtures/*.hex.
 #   config  ConfigLoader.parse on any bytes (fuzz/config, its own package so that NFQLB and
 #           Yams are instrumented too), seeded from deploy/*.yaml and fuzz/config/seeds/.
 set -euo pipefail
@@ -27,6 +29,7 @@ fi
 [[ $seconds =~ ^[0-9]+$ ]] || { echo "run.sh: SECONDS must be a number, got '$seconds'" >&2; exit 2; }
 
 build=fuzz/.build/$target
+extra=()
 out=fuzz/out/$target
 mkdir -p "$build" "$out/corpus"
 
@@ -44,12 +47,25 @@ case $target in
         sources=(Sources/PacketRewrite/*.swift fuzz/PacketParserFuzz.swift)
         hex_seeds Tests/RewriteTests/Fixtures/*.hex
         ;;
+    netlink)
+        # NFQLB's parsing sources are compiled into one module with PacketRewrite: their
+        # `import PacketRewrite` lines are left out of the copies.
+        mkdir -p "$build/src"
+        for file in Sources/NFQLB/Netlink/{NetlinkAttributes,NetlinkConstants,NetlinkMessageWriter,QueueMessages}.swift \
+                    Sources/NFQLB/Queue/QueuedPacket.swift \
+                    Sources/NFQLB/Conntrack/{ConntrackMessage,ConntrackEntry,ConntrackStatus,ConntrackCreateRequest}.swift; do
+            grep -v '^import PacketRewrite$' "$file" > "$build/src/$(basename "$file")"
+        done
+        sources=(Sources/PacketRewrite/*.swift "$build"/src/*.swift fuzz/NetlinkParserFuzz.swift)
+        extra=(-I Sources/CNFQueue)
+        hex_seeds Tests/NFQLBTests/Fixtures/*.hex
+        ;;
     config)
         sources=()
         cp deploy/*.yaml fuzz/config/seeds/*.yaml "$out/corpus/" 2>/dev/null || true
         ;;
     *)
-        echo "run.sh: unknown target '$target' (known: packet, config)" >&2
+        echo "run.sh: unknown target '$target' (known: packet, netlink, config)" >&2
         exit 2
         ;;
 esac
@@ -63,7 +79,7 @@ if [[ $target == config ]]; then
     cp "$build/swiftpm/release/ConfigFuzz" "$build/fuzzer"
 else
     swiftc -sanitize=fuzzer,address -parse-as-library -O -g -swift-version 6 \
-        -module-name "Fuzz_$target" "${sources[@]}" -o "$build/fuzzer"
+        -module-name "Fuzz_$target" "${extra[@]}" "${sources[@]}" -o "$build/fuzzer"
 fi
 
 echo "fuzzing $target for $seconds s"

@@ -41,6 +41,7 @@ step integration-tests swift test --skip-build --filter IntegrationTests
 step hooks-test deploy/tests/hooks-test.sh
 step cluster-test deploy/tests/cluster-test.sh
 step fuzz-packet-parser fuzz/run.sh packet "${FUZZ_SECONDS:-60}"
+step fuzz-netlink-parser fuzz/run.sh netlink "${FUZZ_SECONDS:-60}"
 step fuzz-config-loader fuzz/run.sh config "${FUZZ_SECONDS:-60}"
 if [[ -z ${SKIP_BENCH:-} ]]; then
     step microbenchmark bench/micro/run --quick

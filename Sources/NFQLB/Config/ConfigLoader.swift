@@ -95,6 +95,9 @@ struct ConfigReader {
         if let node = top["queue"], let fields = mapping(node, "queue", keys: ["maxLength", "copyRange", "failOpen", "gso", "bypass", "receiveBufferBytes", "pinWorkers"]) {
             queue.maxLength = UInt32(integer(fields["maxLength"], "queue.maxLength", in: 1...1_048_576) ?? Int(queue.maxLength))
             queue.copyRange = integer(fields["copyRange"], "queue.copyRange", in: 64...65535) ?? queue.copyRange
+            if queue.copyRange < 65535, tcpMode != .mark {
+                report(fields["copyRange"], "queue.copyRange", "\(queue.copyRange) truncates larger packets, and tcpMode \(tcpMode.rawValue) returns UDP datagrams (and rewrite's SYNs) to the kernel whole: a truncated copy would truncate the packet. Use 65535 here, or tcpMode mark, which needs only the headers")
+            }
             queue.failOpen = boolean(fields["failOpen"], "queue.failOpen") ?? queue.failOpen
             queue.gso = boolean(fields["gso"], "queue.gso") ?? queue.gso
             bypass = boolean(fields["bypass"], "queue.bypass") ?? bypass

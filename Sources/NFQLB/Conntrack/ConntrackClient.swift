@@ -29,6 +29,9 @@ public final class ConntrackClient {
 
     deinit { receiveBuffer.deallocate() }
 
+    /// Datagrams from processes rather than the kernel that this client's socket dropped.
+    var foreignDatagrams: Int { socket.foreignDatagrams }
+
     private func nextSequence() -> UInt32 {
         sequence &+= 1
         return sequence

@@ -19,6 +19,10 @@ struct WorkerStatistics {
     var conntrackTableFull = 0
     var pickCacheHits = 0
     var socketOverruns = 0
+    /// Verdict send fallbacks and packets answered outside a batch (the queue socket's own count).
+    var queueFallbacks = QueueFallbacks()
+    /// Netlink datagrams from processes rather than the kernel, dropped unread.
+    var foreignDatagrams = 0
 
     mutating func count(_ verdict: QueueVerdict) {
         switch verdict.kind {

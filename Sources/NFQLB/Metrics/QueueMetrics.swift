@@ -21,6 +21,14 @@ struct QueueMetrics {
     private let tableFull: Counter
     private let pickCacheHits: Counter
     private let overruns: Counter
+    private let splitSends: Counter
+    private let singleSends: Counter
+    private let droppedUnsendable: Counter
+    private let lostVerdicts: Counter
+    private let requeuedBeyondBatch: Counter
+    private let requeuedWhileConfiguring: Counter
+    private let unanswerable: Counter
+    private let foreign: Counter
     private let decision: Metrics.Timer
     private var flushed = WorkerStatistics()
 
@@ -43,6 +51,14 @@ struct QueueMetrics {
         tableFull = Counter(label: "nfqlb_conntrack_operations_total", dimensions: q + [("result", "table_full")])
         pickCacheHits = Counter(label: "nfqlb_pick_cache_hits_total", dimensions: q)
         overruns = Counter(label: "nfqlb_socket_overruns_total", dimensions: q)
+        splitSends = Counter(label: "nfqlb_verdict_fallbacks_total", dimensions: q + [("kind", "split")])
+        singleSends = Counter(label: "nfqlb_verdict_fallbacks_total", dimensions: q + [("kind", "single")])
+        droppedUnsendable = Counter(label: "nfqlb_verdict_fallbacks_total", dimensions: q + [("kind", "dropped_unsendable")])
+        lostVerdicts = Counter(label: "nfqlb_verdict_fallbacks_total", dimensions: q + [("kind", "lost")])
+        requeuedBeyondBatch = Counter(label: "nfqlb_packets_requeued_total", dimensions: q + [("reason", "beyond_batch")])
+        requeuedWhileConfiguring = Counter(label: "nfqlb_packets_requeued_total", dimensions: q + [("reason", "configuring")])
+        unanswerable = Counter(label: "nfqlb_packets_unanswerable_total", dimensions: q)
+        foreign = Counter(label: "nfqlb_netlink_foreign_datagrams_total", dimensions: q)
         decision = Metrics.Timer(label: "nfqlb_decision_seconds", dimensions: q, preferredDisplayUnit: .seconds)
     }
 
@@ -73,6 +89,15 @@ struct QueueMetrics {
         add(tableFull, now.conntrackTableFull, flushed.conntrackTableFull)
         add(pickCacheHits, now.pickCacheHits, flushed.pickCacheHits)
         add(overruns, now.socketOverruns, flushed.socketOverruns)
+        let fallbacks = now.queueFallbacks, before = flushed.queueFallbacks
+        add(splitSends, fallbacks.splitSends, before.splitSends)
+        add(singleSends, fallbacks.singleSends, before.singleSends)
+        add(droppedUnsendable, fallbacks.droppedUnsendable, before.droppedUnsendable)
+        add(lostVerdicts, fallbacks.lost, before.lost)
+        add(requeuedBeyondBatch, fallbacks.requeuedBeyondBatch, before.requeuedBeyondBatch)
+        add(requeuedWhileConfiguring, fallbacks.requeuedWhileConfiguring, before.requeuedWhileConfiguring)
+        add(unanswerable, fallbacks.unanswerable, before.unanswerable)
+        add(foreign, now.foreignDatagrams, flushed.foreignDatagrams)
         flushed = now
     }
 }

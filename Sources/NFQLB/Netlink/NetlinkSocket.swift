@@ -80,15 +80,37 @@ final class NetlinkSocket {
         }
     }
 
+    /// Datagrams dropped because a process, not the kernel, sent them (`nl_pid != 0`).
+    private(set) var foreignDatagrams = 0
+    /// Kernel datagrams longer than the receive buffer: their tail was lost.
+    private(set) var truncatedDatagrams = 0
+
+    /// Receives one datagram from the kernel. Any other sender's datagram is dropped and
+    /// counted here, once for every socket: a local process can unicast to our port, and its
+    /// bytes must never be read as a packet, a verdict answer or a conntrack event.
     func receive(into buffer: UnsafeMutableRawBufferPointer, blocking: Bool) throws(NetlinkError) -> Receive {
-        switch Syscalls.receive(fd, into: buffer, flags: blocking ? 0 : Int32(MSG_DONTWAIT)) {
-        case .success(let count): return .bytes(count)
-        case .failure(let errno):
-            switch errno {
-            case .wouldBlock, .resourceTemporarilyUnavailable: return .wouldBlock
-            case .noBufferSpace: return .overrun
-            default: throw NetlinkError(errno: errno, operation: "recv(netlink)")
+        while true {
+            switch Syscalls.receive(fd, into: buffer, flags: blocking ? 0 : Int32(MSG_DONTWAIT)) {
+            case .success(let received):
+                if received.senderPortID != 0 {
+                    foreignDatagrams += 1
+                    continue
+                }
+                if received.truncated { truncatedDatagrams += 1 }
+                return .bytes(min(received.count, buffer.count))
+            case .failure(let errno):
+                switch errno {
+                case .wouldBlock, .resourceTemporarilyUnavailable: return .wouldBlock
+                case .noBufferSpace: return .overrun
+                default: throw NetlinkError(errno: errno, operation: "recvmsg(netlink)")
+                }
             }
         }
+    }
+
+    /// The send buffer the kernel granted: a netlink message longer than this (less the
+    /// kernel's 32-byte reserve) is refused with EMSGSIZE.
+    var sendBufferBytes: Int {
+        Syscalls.getOption(fd, level: SOL_SOCKET, name: SO_SNDBUF).map(Int.init) ?? 0
     }
 }

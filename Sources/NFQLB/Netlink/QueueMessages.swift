@@ -43,4 +43,12 @@ enum QueueMessages {
         if let payload { nfq_nlmsg_verdict_put_pkt(nlh, payload.baseAddress, UInt32(payload.count)) }
         return NetlinkConstants.align(Int(nlh.pointee.nlmsg_len))
     }
+
+    /// The packet id a verdict message answers (`NFQA_VERDICT_HDR`), read back from our own
+    /// bytes when a verdict must be resent in another form.
+    static func packetID(ofVerdict message: UnsafeRawBufferPointer) -> UInt32? {
+        guard let header = NetlinkAttributes(message: message).first(UInt16(NFQA_VERDICT_HDR.rawValue)),
+              header.payload.count >= 8 else { return nil }
+        return UInt32(bigEndian: header.payload.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+    }
 }

@@ -45,6 +45,12 @@ enum Syscalls {
         return result < 0 ? .failure(Errno(rawValue: Glibc.errno)) : .success(())
     }
 
+    static func getOption(_ fd: Int32, level: Int32, name: Int32) -> Int32? {
+        var value: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        return getsockopt(fd, level, name, &value, &length) < 0 ? nil : value
+    }
+
     static func setReceiveTimeout(_ fd: Int32, milliseconds: Int) -> Result<Void, Errno> {
         var timeout = timeval(tv_sec: milliseconds / 1000, tv_usec: (milliseconds % 1000) * 1000)
         let result = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -64,8 +70,37 @@ enum Syscalls {
         }
     }
 
-    static func receive(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, flags: Int32) -> Result<Int, Errno> {
-        retryingInterrupts { Glibc.recv(fd, buffer.baseAddress, buffer.count, flags) }
+    /// One received datagram: its length, the netlink port that sent it (0: the kernel), and
+    /// whether it was longer than the buffer (`MSG_TRUNC`: the rest is lost).
+    struct Received {
+        var count: Int
+        var senderPortID: UInt32
+        var truncated: Bool
+    }
+
+    /// `recvmsg`, so that the sender's address comes with the bytes: a netlink socket accepts
+    /// unicasts from any process, and only the kernel's messages may be trusted.
+    static func receive(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, flags: Int32) -> Result<Received, Errno> {
+        var sender = sockaddr_nl()
+        var vector = iovec(iov_base: buffer.baseAddress, iov_len: buffer.count)
+        var messageFlags: Int32 = 0
+        let result: Result<Int, Errno> = withUnsafeMutablePointer(to: &sender) { address in
+            withUnsafeMutablePointer(to: &vector) { vector in
+                var header = msghdr()
+                header.msg_name = UnsafeMutableRawPointer(address)
+                header.msg_namelen = socklen_t(MemoryLayout<sockaddr_nl>.size)
+                header.msg_iov = vector
+                header.msg_iovlen = 1
+                return retryingInterrupts {
+                    let count = Glibc.recvmsg(fd, &header, flags)
+                    messageFlags = header.msg_flags
+                    return count
+                }
+            }
+        }
+        return result.map { count in
+            Received(count: count, senderPortID: sender.nl_pid, truncated: messageFlags & Int32(MSG_TRUNC) != 0)
+        }
     }
 
     static func close(_ fd: Int32) {

@@ -23,4 +23,7 @@ struct QueueVerdict: Equatable {
 
     static let accept = QueueVerdict(kind: .accept, mark: nil, returnsPayload: false)
     static let drop = QueueVerdict(kind: .drop, mark: nil, returnsPayload: false)
+    /// Hands the packet back to its hook, which queues it again: for a packet read where it
+    /// cannot be balanced (beyond a batch, or while a queue setting is being acknowledged).
+    static let requeue = QueueVerdict(kind: .repeat, mark: nil, returnsPayload: false)
 }

@@ -74,14 +74,20 @@ final class QueueWorker<TCP: FlowPath, UDP: FlowPath> {
             }
             let now = MonotonicClock.milliseconds()
             if now &- lastFlush >= 250 {
-                statistics.socketOverruns = socket.overruns
+                collectSocketCounters()
                 metrics.flush(statistics)
                 warnings.report(statistics, queue: socket.queue, now: now, logger: environment.logger)
                 lastFlush = now
             }
         }
-        statistics.socketOverruns = socket.overruns
+        collectSocketCounters()
         metrics.flush(statistics)
+    }
+
+    private func collectSocketCounters() {
+        statistics.socketOverruns = socket.overruns
+        statistics.queueFallbacks = socket.fallbacks
+        statistics.foreignDatagrams = socket.foreignDatagrams + conntrack.foreignDatagrams
     }
 
     private func processBatch() throws(NetlinkError) {
@@ -130,15 +136,17 @@ final class QueueWorker<TCP: FlowPath, UDP: FlowPath> {
             }
             statistics.count(verdict)
             if traceDecisions { traceDecision(i, verdict) }
-            try socket.stageVerdict(verdict, for: packets[i])
+            socket.stageVerdict(verdict, for: packets[i])
         }
-        try socket.flushVerdicts()
+        socket.flushVerdicts()
         metrics.recordDecision(nanoseconds: MonotonicClock.nanoseconds() &- started)
     }
 
     /// Decides what a packet is; for a new flow of a service, picks its backend and stages it.
     @inline(__always)
     private func classify(_ packet: QueuedPacket, snapshot: BalancerSnapshot, slot: Int, now: UInt64) -> Disposition {
+        // A truncated copy (copyRange below the packet) is judged by its headers.
+        if packet.isTruncated { packet.clampLengthsToCopy() }
         let view: PacketView
         do {
             view = try PacketView(validating: packet.bytes)

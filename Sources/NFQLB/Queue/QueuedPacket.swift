@@ -15,11 +15,20 @@ struct QueuedPacket {
 
     var hasPartialChecksum: Bool { skbInfo & NetlinkConstants.skbChecksumNotReady != 0 }
 
-    /// Reads the packet attributes of an `NFQNL_MSG_PACKET` message; nil if it has no header
-    /// or no payload.
+    init(id: UInt32, bytes: UnsafeMutableRawBufferPointer, mark: UInt32, skbInfo: UInt32, isTruncated: Bool) {
+        self.id = id
+        self.bytes = bytes
+        self.mark = mark
+        self.skbInfo = skbInfo
+        self.isTruncated = isTruncated
+    }
+
+    /// Reads the packet attributes of an `NFQNL_MSG_PACKET` message; nil only without a
+    /// packet id. A message without a payload still gives a packet (with no bytes), so that
+    /// it is answered: by the malformed-packet policy, as its bytes do not parse.
     init?(message: NetlinkMessages.Message) {
         var id: UInt32?
-        var payload: UnsafeRawBufferPointer?
+        var payload = UnsafeRawBufferPointer(start: nil, count: 0)
         var mark: UInt32 = 0
         var skbInfo: UInt32 = 0
         var capturedLength: Int?
@@ -33,12 +42,38 @@ struct QueuedPacket {
             default: break
             }
         }
-        guard let id, let payload, let base = payload.baseAddress else { return nil }
+        guard let id else { return nil }
         self.id = id
         // The receive buffer is ours and writable; the attribute view is read-only only by type.
-        bytes = UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer(mutating: base), count: payload.count)
+        bytes = UnsafeMutableRawBufferPointer(mutating: payload)
         self.mark = mark
         self.skbInfo = skbInfo
         isTruncated = capturedLength.map { $0 > payload.count } ?? false
+    }
+
+    /// Makes a truncated copy parse as the headers it holds: the IP (and UDP) length fields of
+    /// our copy are cut to the bytes we have. Only for packets whose verdict carries no payload
+    /// (the queue socket never returns a truncated copy), so the kernel's packet is untouched;
+    /// headers are all a verdict of mode mark or a conntrack entry needs.
+    func clampLengthsToCopy() {
+        guard isTruncated, bytes.count >= 1 else { return }
+        let count = bytes.count
+        var transport = 0
+        var proto: UInt8 = 0
+        switch bytes[0] >> 4 {
+        case 4 where count >= 20:
+            transport = Int(bytes[0] & 0x0F) * 4
+            proto = bytes[9]
+            bytes.storeBytes(of: UInt16(clamping: count).bigEndian, toByteOffset: 2, as: UInt16.self)
+        case 6 where count >= 40:
+            transport = 40
+            proto = bytes[6]
+            bytes.storeBytes(of: UInt16(clamping: count - 40).bigEndian, toByteOffset: 4, as: UInt16.self)
+        default:
+            return
+        }
+        if proto == 17, transport >= 20, transport + 8 <= count {
+            bytes.storeBytes(of: UInt16(clamping: count - transport).bigEndian, toByteOffset: transport + 4, as: UInt16.self)
+        }
     }
 }

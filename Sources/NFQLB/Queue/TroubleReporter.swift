@@ -23,6 +23,15 @@ struct TroubleReporter {
             logger.warning("queue \(queue): \(now.socketOverruns - logged.socketOverruns) receive overruns (the kernel dropped packets for this worker; raise queue.receiveBufferBytes)")
             said = true
         }
+        let fallbacks = now.queueFallbacks, before = logged.queueFallbacks
+        if fallbacks.splitSends > before.splitSends || fallbacks.lost > before.lost {
+            logger.warning("queue \(queue): \(fallbacks.splitSends - before.splitSends) verdict sends refused and retried in smaller messages, \(fallbacks.droppedUnsendable - before.droppedUnsendable) packets dropped as unsendable, \(fallbacks.lost - before.lost) verdicts lost; last error: \(fallbacks.lastSendError.map { "\($0)" } ?? "-")")
+            said = true
+        }
+        if now.foreignDatagrams > logged.foreignDatagrams {
+            logger.warning("queue \(queue): \(now.foreignDatagrams - logged.foreignDatagrams) netlink datagrams from a process, not the kernel, dropped unread")
+            said = true
+        }
         if said {
             logged = now
             lastLogAt = time

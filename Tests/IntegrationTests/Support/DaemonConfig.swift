@@ -64,6 +64,8 @@ struct DaemonConfig: Sendable {
     /// `queue.maxLength` and `queue.failOpen`, when a test needs a queue that fills.
     var queueMaxLength: Int?
     var failOpen: Bool?
+    /// `queue.copyRange`, when a test needs truncated copies.
+    var copyRange: Int?
     var services: [ServiceSpec]
 
     init(mode: NFQLBConfig.TCPMode = .conntrack, bypass: Bool = true, services: [ServiceSpec]) {
@@ -78,7 +80,7 @@ struct DaemonConfig: Sendable {
             "queues: \"0:1\"",
             "serviceCIDRs: [\(Cluster.serviceCIDR)]",
             "tcpMode: \(mode.rawValue)",
-            "queue: {bypass: \(bypass)\(queueMaxLength.map { ", maxLength: \($0)" } ?? "")\(failOpen.map { ", failOpen: \($0)" } ?? "")}",
+            "queue: {bypass: \(bypass)\(queueMaxLength.map { ", maxLength: \($0)" } ?? "")\(failOpen.map { ", failOpen: \($0)" } ?? "")\(copyRange.map { ", copyRange: \($0)" } ?? "")}",
             "metrics: {enabled: true, address: 127.0.0.1, port: \(metricsPort)}",
         ]
         if let pickCacheMilliseconds { lines.append("pickCacheMilliseconds: \(pickCacheMilliseconds)") }
