@@ -12,9 +12,9 @@ extension KernelTests {
 
         /// The endpoints the kernel's map holds now, as "address . port" strings.
         static func mapElements() throws -> [String] {
-            let listing = try Cluster.exec("node1", ["nft", "list", "map", "ip", "nfqlb", "endpoints"])
+            let listing = try Cluster.exec("node1", ["nft", "-nn", "list", "map", "ip", "nfqlb", "endpoints"])
             guard listing.succeeded else { return [] }
-            let pattern = try NSRegularExpression(pattern: #"\d+\.\d+\.\d+\.\d+ \. \d+"#)
+            let pattern = try NSRegularExpression(pattern: #"\d+\.\d+\.\d+\.\d+ \. (\d+|http)\b"#)
             let text = listing.stdout
             return pattern.matches(in: text, range: NSRange(text.startIndex..., in: text)).compactMap { match in
                 Range(match.range, in: text).map { String(text[$0]) }
@@ -22,7 +22,7 @@ extension KernelTests {
         }
 
         static func expectedElements(_ pods: [String]) -> [String] {
-            pods.map { "\(Cluster.ip($0)) . 80" }.sorted()
+            pods.map { "\(Cluster.ip($0)) . 8080" }.sorted()
         }
 
         /// Waits (at most `within` seconds) until the map holds exactly the endpoints of `pods`;
