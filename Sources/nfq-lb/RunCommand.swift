@@ -65,6 +65,7 @@ struct RunCommand: AsyncParsableCommand {
         let monitor = ConntrackEventMonitor(marks: settings.marks, flows: daemon.flows, metrics: daemon.metrics, logger: logger)
         try monitor.start()
         var services: [any ServiceLifecycle.Service] = [WorkerService(pool: pool), ConntrackEventService(monitor: monitor), ConfigReloader(daemon: daemon)]
+        if let map = daemon.endpointMap as? NFTablesEndpointMap { services.append(EndpointMapReconciler(map: map, logger: logger)) }
         if settings.metrics.enabled {
             let server = try MetricsServer(host: settings.metrics.address, port: settings.metrics.port, registry: registry,
                                            extraText: { daemon.metricsText() }, statusJSON: { daemon.statusJSON(service: $0) })

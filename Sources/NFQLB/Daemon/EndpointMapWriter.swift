@@ -8,4 +8,9 @@ public protocol EndpointMapWriter: Sendable {
     func apply(_ wanted: [EndpointKey: UInt32]) throws(NetlinkError)
     /// Adds and removes elements in one transaction: a reload's change, costing only its size.
     func update(adding: [(EndpointKey, UInt32)], removing: [(EndpointKey, UInt32)]) throws(NetlinkError)
+    /// Nil while the kernel's map holds what it must; otherwise why not and for how long, e.g.
+    /// "nftables map out of sync for 2.3 s: table ip nfqlb missing (...)". For `/healthz`.
+    var syncProblem: String? { get }
+    /// When the kernel's map stopped holding what it must; nil while in sync.
+    var outOfSyncSince: ContinuousClock.Instant? { get }
 }

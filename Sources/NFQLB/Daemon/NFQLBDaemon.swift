@@ -19,7 +19,7 @@ public final class NFQLBDaemon: Sendable {
     public let ids: EndpointIDAllocator
     public let metrics: NFQLBMetrics
     /// Keeps mode mark's nftables map in step with the endpoints; nil in other modes.
-    let endpointMap: (any EndpointMapWriter)?
+    public let endpointMap: (any EndpointMapWriter)?
     private let applied: Mutex<Applied>
 
     /// What is in force now.
