@@ -38,7 +38,8 @@
 #   ID_MASK = mask & ~MASQ              the value part of the field; values (value << shift):
 #     1       REJECT   service without endpoints / unallocated service address
 #     2       NOTRACK  rewrite-mode reinjection of a rewritten SYN (NF_REPEAT)
-#     3..7    reserved
+#     3       REINJECTED a masqueraded UDP datagram sent again from the node (modes conntrack, rewrite)
+#     4..7    reserved
 #     >= 8    endpoint ids (mode mark: keys of the nft map `endpoints`)
 # Default mask 0xffff0000: REJECT=0x10000 NOTRACK=0x20000 MASQ=0x80000000 ID_MASK=0x7fff0000.
 #

@@ -31,5 +31,7 @@ struct KernelTests {
         static let retransmit = 22000  // + mode index
         static let staleUDP = 23000  // + mode index
         static let twoCPUs = 24100  // + 20 * mode index + 0..<20
+        static let hairpinUDP = 25000  // + 2 * mode index + masquerade
+        static let masqueradedUDP = 25100  // + 10 * mode index + 0..<4
     }
 }

@@ -211,7 +211,9 @@ final class QueueWorker<TCP: FlowPath, UDP: FlowPath> {
         flow.backendPort = choice.endpoint.port
         flow.endpointID = choice.endpoint.tag
         flow.candidate = choice.index
-        if balancer.service.masquerade {
+        // Hairpin: a flow whose client is the endpoint chosen for it is masqueraded whatever
+        // the service says (kube-proxy's rule), or the endpoint would answer itself directly.
+        if balancer.service.masquerade || choice.endpoint.address == tuple.source {
             flow.sourceNAT = sources.source(toward: choice.endpoint.address, now: now)
         }
         if isTCP {
