@@ -7,16 +7,37 @@ import NFQLB
 struct HooksInstaller {
     var script: String
 
-    /// The script next to the binary's share directory, or in the source tree.
+    /// The script of this installation, found from the executable's real path only, never
+    /// from the working directory (`cd DIR && nfq-lb run --install-hooks` as root must not run
+    /// a script someone planted in DIR): `<bin>/../share/nfq-lb/iptables-hooks.sh` for an
+    /// installed binary, or the repository's `deploy/iptables-hooks.sh` for a binary in its
+    /// build tree (`<repo>/.build/<triple>/<config>/nfq-lb`).
     static func locate(explicit: String?) -> String? {
         if let explicit { return explicit }
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        let candidates = [
-            executable.deletingLastPathComponent().appendingPathComponent("../share/nfq-lb/iptables-hooks.sh").path,
-            "/usr/local/share/nfq-lb/iptables-hooks.sh",
-            FileManager.default.currentDirectoryPath + "/deploy/iptables-hooks.sh",
-        ]
+        guard let executable = executablePath() else { return nil }
+        let directory = URL(fileURLWithPath: executable).deletingLastPathComponent()
+        var candidates = [directory.appendingPathComponent("../share/nfq-lb/iptables-hooks.sh").standardizedFileURL.path]
+        var ancestor = directory
+        while ancestor.path != "/" {
+            if ancestor.lastPathComponent == ".build" {
+                let repository = ancestor.deletingLastPathComponent()
+                if FileManager.default.fileExists(atPath: repository.appendingPathComponent("Package.swift").path) {
+                    candidates.append(repository.appendingPathComponent("deploy/iptables-hooks.sh").path)
+                }
+                break
+            }
+            ancestor = ancestor.deletingLastPathComponent()
+        }
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// The running binary's real path, from `/proc/self/exe` (what the kernel executed, with
+    /// every symlink resolved), never `argv[0]` (which a caller chooses).
+    static func executablePath() -> String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard length > 0 else { return nil }
+        return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     static func arguments(for config: NFQLBConfig) -> [String] {

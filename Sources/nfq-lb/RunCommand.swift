@@ -19,16 +19,20 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Install the iptables/nftables hooks for this config first (deploy/iptables-hooks.sh).")
     var installHooks = false
 
-    @Option(help: "Path of iptables-hooks.sh (default: found next to the binary or in ./deploy).")
+    @Option(help: "Path of iptables-hooks.sh (default: <binary's dir>/../share/nfq-lb/, or deploy/ of the repository whose build tree holds the binary; never the working directory).")
     var hooksScript: String?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
+    @Option(help: "Log format on standard error, one record per line: text or json.")
+    var logFormat: LineLogHandler.Format = .text
+
     func run() async throws {
         let level = logLevel
+        let format = logFormat
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = LineLogHandler(label: label, format: format)
             handler.logLevel = level
             return handler
         }
@@ -56,24 +60,33 @@ struct RunCommand: AsyncParsableCommand {
                 throw ExitCode(1)
             }
             try HooksInstaller(script: script).install(settings)
-            logger.info("hooks installed by \(script)")
+            logger.info("hooks installed", metadata: ["script": "\(script)"])
         }
         try daemon.activate(adoptingIDs: daemon.idsFromKernel())
 
         let environment = WorkerEnvironment(config: settings, state: daemon.state, metrics: daemon.metrics, logger: logger)
-        let pool = try WorkerPool.start(queues: settings.queues, environment: environment)
+        // A queue another process holds is retried every second, and /readyz says so.
+        let pool = try WorkerPool.start(queues: settings.queues, environment: environment, retryUnbound: true)
         let monitor = ConntrackEventMonitor(marks: settings.marks, flows: daemon.flows, metrics: daemon.metrics, logger: logger)
         try monitor.start()
         var services: [any ServiceLifecycle.Service] = [WorkerService(pool: pool), ConntrackEventService(monitor: monitor), ConfigReloader(daemon: daemon)]
         if let map = daemon.endpointMap as? NFTablesEndpointMap { services.append(EndpointMapReconciler(map: map, logger: logger)) }
         if settings.metrics.enabled {
+            // The lead wires eventMonitorProblem and mapSyncProblem to the monitor's and the map
+            // writer's own state. The first config is in force: `activate` above succeeded.
+            let health = DaemonHealth(sources: .init(configInForce: { true }, queues: { pool.states }))
             let server = try MetricsServer(host: settings.metrics.address, port: settings.metrics.port, registry: registry,
-                                           extraText: { daemon.metricsText() }, statusJSON: { daemon.statusJSON(service: $0) })
+                                           extraText: { daemon.metricsText() }, statusJSON: { daemon.statusJSON(service: $0) },
+                                           health: health)
             services.append(MetricsService(server: server, logger: logger))
-            logger.info("metrics on http://\(settings.metrics.address):\(server.port)/metrics")
+            let shown = settings.metrics.address.contains(":") ? "[\(settings.metrics.address)]" : settings.metrics.address
+            logger.info("serving metrics, status, healthz and readyz", metadata: ["url": "http://\(shown):\(server.port)/"])
         }
         services.append(HealthCheckService(daemon: daemon))
-        logger.info("nfq-lb \(NFQLBVersion.current) running: queues \(settings.queues.lowerBound):\(settings.queues.upperBound), tcpMode \(settings.tcpMode.rawValue), \(settings.services.count) services")
+        logger.info("nfq-lb running", metadata: [
+            "version": "\(NFQLBVersion.current)", "queues": "\(settings.queues.lowerBound):\(settings.queues.upperBound)",
+            "tcpMode": "\(settings.tcpMode.rawValue)", "services": "\(settings.services.count)",
+        ])
         let group = ServiceGroup(configuration: .init(
             services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],
@@ -84,3 +97,4 @@ struct RunCommand: AsyncParsableCommand {
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
+extension LineLogHandler.Format: ExpressibleByArgument {}

@@ -36,7 +36,7 @@ struct StatusCommand: ParsableCommand {
             }
         }
         let marks = settings?.marks ?? .default
-        var address = url ?? settings.map { "http://\($0.metrics.address):\($0.metrics.port)/status" } ?? "http://127.0.0.1:9464/status"
+        var address = url ?? settings.map { "http://\(Self.urlHost($0.metrics.address)):\($0.metrics.port)/status" } ?? "http://127.0.0.1:9464/status"
         if let service, let encoded = service.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(["&", "="])) {
             address += "?service=\(encoded)"
         }
@@ -51,7 +51,13 @@ struct StatusCommand: ParsableCommand {
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
             return
         }
-        let connections = ConnectionCounts.read(marks: marks)
+        let connections: ConnectionCounts?
+        switch ConnectionCounts.read(marks: marks) {
+        case .success(let counts): connections = counts
+        case .failure(let unavailable):
+            connections = nil
+            print("(\(unavailable))")
+        }
         guard var view = report ?? settings.map(StatusReport.fromConfig) else {
             printError("nfq-lb status: no daemon answered at \(address) and no --config was given")
             throw ExitCode(1)
@@ -61,5 +67,15 @@ struct StatusCommand: ParsableCommand {
             if let service { view.services.removeAll { $0.name != service } }
         }
         print(StatusTable.render(view, connections: connections))
+    }
+
+    /// A metrics address as a URL's host: an IPv6 address in brackets; `::` and `0.0.0.0`
+    /// (every address) as loopback, the one the daemon surely answers on.
+    static func urlHost(_ address: String) -> String {
+        switch address {
+        case "0.0.0.0": "127.0.0.1"
+        case "::": "[::1]"
+        default: address.contains(":") ? "[\(address)]" : address
+        }
     }
 }

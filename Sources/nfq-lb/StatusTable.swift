@@ -2,7 +2,8 @@ import NFQLB
 
 /// Renders status like `ipvsadm -Ln`: a service line, then one line per endpoint.
 enum StatusTable {
-    static func render(_ report: StatusReport, connections: ConnectionCounts) -> String {
+    /// `connections` nil: conntrack could not be read, and the counts show as `?`, never 0.
+    static func render(_ report: StatusReport, connections: ConnectionCounts?) -> String {
         var lines = ["nfq-lb: tcpMode \(report.tcpMode), queues \(report.queues), mark mask \(report.marks)"]
         let header = ["Prot", "LocalAddress:Port", "Strategy", "", "RemoteAddress:Port", "Weight", "State", "Health", "ActiveConn", "InActConn", "NewFlows"]
         var rows: [[String]] = [header]
@@ -13,12 +14,12 @@ enum StatusTable {
             rows.append([service.protocol.uppercased(), "\(service.vip):\(service.port)", strategy, "", "", "", "", "", "", "", ""])
             for endpoint in service.endpoints {
                 let key = "\(endpoint.address):\(endpoint.port)"
-                let counts = connections.counts["\(service.protocol) \(key)"] ?? (0, 0)
+                let counts = connections.map { $0.counts["\(service.protocol) \(key)"] ?? (0, 0) }
                 var state = endpoint.terminating ? "terminating" : (endpoint.ready ? "ready" : "not-ready")
                 if !endpoint.takesNewFlows { state += ",no-new" }
                 let health = endpoint.healthy.map { $0 ? "healthy" : "UNHEALTHY" } ?? "-"
                 rows.append(["", "", "", "->", key, String(endpoint.weight), state, health,
-                             String(counts.active), String(counts.inactive), String(endpoint.newFlows)])
+                             counts.map { String($0.active) } ?? "?", counts.map { String($0.inactive) } ?? "?", String(endpoint.newFlows)])
             }
         }
         let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }

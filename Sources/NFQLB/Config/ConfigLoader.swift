@@ -125,8 +125,8 @@ struct ConfigReader {
             metrics.enabled = boolean(fields["enabled"], "metrics.enabled") ?? true
             if let addressNode = fields["address"] {
                 let text = addressNode.scalar?.string ?? ""
-                if IPv4Address(text) == nil {
-                    report(addressNode, "metrics.address", "must be an IPv4 address such as 127.0.0.1; got '\(text)'")
+                if IPv4Address(text) == nil && IPv6Address(text) == nil {
+                    report(addressNode, "metrics.address", "must be an IPv4 or IPv6 address such as 127.0.0.1 or ::1; got '\(text)'")
                 } else {
                     metrics.address = text
                 }

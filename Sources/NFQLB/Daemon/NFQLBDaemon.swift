@@ -119,7 +119,11 @@ public final class NFQLBDaemon: Sendable {
             logger.info("reloaded config (\(reason)): \(summary)")
         case .failure(let error):
             metrics.reloadFailed()
-            logger.error("reload (\(reason)) rejected, the previous config stays in force:\n\(error)")
+            // One record: the errors are a field (a list), never extra lines a log shipper would split.
+            logger.error("reload rejected, the previous config stays in force", metadata: [
+                "reason": "\(reason)",
+                "errors": .array("\(error)".split(separator: "\n").map { .string(String($0)) }),
+            ])
         }
         return result
     }

@@ -6,117 +6,230 @@ import Logging
 import Prometheus
 import Synchronization
 
-/// A minimal HTTP/1.1 server for `GET /metrics` (Prometheus text format) and `GET /status`
-/// (the JSON `nfq-lb status` reads), on its own thread.
+/// A small HTTP/1.1 server for `GET /metrics` (Prometheus text format), `GET /status` (the JSON
+/// `nfq-lb status` reads), `GET /healthz` and `GET /readyz`.
 ///
-/// Deliberately tiny and blocking: one scrape every few seconds needs no event loop, and it
-/// keeps SwiftNIO out of the daemon's build. Binds 127.0.0.1 by default: metrics name the
-/// node's services and endpoints, which is not for the whole network.
+/// Each client is served on a thread of its own, and each request is bounded by an overall
+/// deadline (not a per-read timeout: a client sending a byte a second must not hold a thread
+/// for longer) and by the size of its head. At most `maxClients` are served at once; one more
+/// is closed at once, so a flood of slow clients costs a few threads, never the daemon. A
+/// scrape every few seconds needs no event loop, and this keeps SwiftNIO out of the daemon's
+/// build. Binds 127.0.0.1 by default: metrics name the node's services and endpoints, which is
+/// not for the whole network.
 public final class MetricsServer: Sendable {
+    /// How much one client may take.
+    public struct Limits: Sendable {
+        /// From accept to the last byte of the response.
+        public var requestDeadline: Duration = .seconds(5)
+        /// The request line and headers together.
+        public var maxHeadBytes = 8192
+        /// Clients served at the same time.
+        public var maxClients = 16
+
+        public init() {}
+    }
+
     public let host: String
-    private let listener: Int32
     public let port: UInt16
+    public let limits: Limits
+    private let listener: Int32
     private let registry: PrometheusCollectorRegistry
     private let extraText: @Sendable () -> String
     private let statusJSON: @Sendable (_ service: String?) -> String
+    private let health: DaemonHealth?
     private let stopped = Atomic<Bool>(false)
+    private let activeClients = Atomic<Int>(0)
 
     /// Binds and listens now, so that a port conflict fails the start, not a later scrape.
-    /// - Parameter extraText: exposition text appended to the registry's (series the registry
-    ///   cannot hold, such as per-endpoint state rebuilt on every scrape).
+    /// - Parameters:
+    ///   - host: an IPv4 or IPv6 address; `::` serves IPv6 and IPv4 both.
+    ///   - extraText: exposition text appended to the registry's (series the registry
+    ///     cannot hold, such as per-endpoint state rebuilt on every scrape).
+    ///   - health: answers `/healthz` and `/readyz`; without it both answer `ok`.
     public init(host: String, port: UInt16, registry: PrometheusCollectorRegistry,
                 extraText: @escaping @Sendable () -> String = { "" },
-                statusJSON: @escaping @Sendable (_ service: String?) -> String = { _ in "{}" }) throws(MetricsServerError) {
+                statusJSON: @escaping @Sendable (_ service: String?) -> String = { _ in "{}" },
+                health: DaemonHealth? = nil, limits: Limits = Limits()) throws(MetricsServerError) {
         self.host = host
         self.registry = registry
         self.extraText = extraText
         self.statusJSON = statusJSON
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw .socket(errno: errno) }
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
-            close(fd)
-            throw .badAddress(host)
-        }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0, listen(fd, 16) == 0 else {
-            let error = errno
-            close(fd)
-            throw .bind(host: host, port: port, errno: error)
-        }
-        var actual = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &actual) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        self.port = UInt16(bigEndian: actual.sin_port)
+        self.health = health
+        self.limits = limits
+        let (fd, bound) = try Self.listen(host: host, port: port)
         listener = fd
+        self.port = bound
     }
 
-    /// Serves until `stop()`; returns then. Run it on a thread of its own.
+    /// Serves until `stop()`; returns then (clients still in progress end by their deadline).
+    /// Run it on a thread of its own.
     public func serve(logger: Logger) {
         var pollDescriptor = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
         while !stopped.load(ordering: .relaxed) {
             guard poll(&pollDescriptor, 1, 200) > 0 else { continue }
             let client = accept(listener, nil, nil)
             guard client >= 0 else { continue }
-            handle(client, logger: logger)
-            close(client)
+            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK)
+            guard activeClients.wrappingAdd(1, ordering: .relaxed).newValue <= limits.maxClients else {
+                activeClients.wrappingSubtract(1, ordering: .relaxed)
+                close(client)
+                logger.warning("metrics: too many clients at once; one closed", metadata: ["limit": "\(limits.maxClients)"])
+                continue
+            }
+            let thread = Thread { [self] in
+                defer {
+                    close(client)
+                    activeClients.wrappingSubtract(1, ordering: .relaxed)
+                }
+                handle(client, deadline: ContinuousClock.now + limits.requestDeadline)
+            }
+            thread.name = "nfq-lb http"
+            thread.stackSize = 256 << 10
+            thread.start()
         }
         close(listener)
     }
 
     public func stop() { stopped.store(true, ordering: .relaxed) }
 
-    private func handle(_ client: Int32, logger: Logger) {
-        var timeout = timeval(tv_sec: 2, tv_usec: 0)
-        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var request = [UInt8](repeating: 0, count: 4096)
-        var received = 0
-        // Read until the end of the request head (or the buffer is full): we need only its first line.
-        while received < request.count {
-            let n = request.withUnsafeMutableBytes { recv(client, $0.baseAddress! + received, $0.count - received, 0) }
-            if n <= 0 { break }
-            received += n
-            if request[..<received].containsCRLFCRLF { break }
+    /// Reads one request head (within the deadline and size), answers it, and returns.
+    private func handle(_ client: Int32, deadline: ContinuousClock.Instant) {
+        var received: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 2048)
+        var outcome = HTTPRequestHead.Outcome.incomplete
+        while outcome == .incomplete {
+            guard Self.wait(client, for: Int16(POLLIN), until: deadline) else {
+                // The answer gets a short time of its own: the request's deadline has passed.
+                send(client, status: "408 Request Timeout", body: "request not complete within the deadline\n",
+                     deadline: ContinuousClock.now + .milliseconds(500))
+                return
+            }
+            let n = chunk.withUnsafeMutableBytes { recv(client, $0.baseAddress!, $0.count, 0) }
+            if n < 0, errno == EAGAIN || errno == EINTR { continue }
+            guard n > 0 else { return }
+            received.append(contentsOf: chunk[..<n])
+            outcome = HTTPRequestHead.parse(received, limit: limits.maxHeadBytes)
         }
-        let head = String(decoding: request[..<received], as: UTF8.self)
-        let line = head.split(separator: "\r\n", maxSplits: 1).first.map(String.init) ?? ""
-        let parts = line.split(separator: " ")
-        let response: String
-        if parts.count >= 2, parts[0] == "GET", parts[1] == "/metrics" || parts[1].hasPrefix("/metrics?") {
+        switch outcome {
+        case .complete(let head):
+            let (status, type, body) = respond(to: head)
+            send(client, status: status, contentType: type, body: body, deadline: deadline)
+        case .tooLarge:
+            send(client, status: "431 Request Header Fields Too Large", body: "request head larger than \(limits.maxHeadBytes) bytes\n", deadline: deadline)
+        case .malformed, .incomplete:
+            send(client, status: "400 Bad Request", body: "not an HTTP/1.x request\n", deadline: deadline)
+        }
+    }
+
+    private func respond(to head: HTTPRequestHead) -> (status: String, contentType: String, body: [UInt8]) {
+        guard head.method == "GET" else {
+            return ("405 Method Not Allowed", "text/plain", Array("only GET\n".utf8))
+        }
+        switch head.path {
+        case "/metrics":
             var body: [UInt8] = []
             registry.emit(into: &body)
             body.append(contentsOf: extraText().utf8)
-            response = "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
-                + String(decoding: body, as: UTF8.self)
-        } else if parts.count >= 2, parts[0] == "GET", parts[1] == "/status" || parts[1].hasPrefix("/status?") {
+            return ("200 OK", "text/plain; version=0.0.4; charset=utf-8", body)
+        case "/status":
             // `/status?service=NAME`: one service only (the whole table at 10,000 services is
             // megabytes of JSON).
-            let query = parts[1].split(separator: "?", maxSplits: 1).dropFirst().first ?? ""
-            let service = query.split(separator: "&").first { $0.hasPrefix("service=") }
-                .map { String($0.dropFirst("service=".count)).removingPercentEncoding ?? String($0.dropFirst("service=".count)) }
-            let body = statusJSON(service)
-            response = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
-        } else if parts.count >= 2, parts[1] == "/healthz" {
-            response = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n"
-        } else {
-            response = "HTTP/1.1 404 Not Found\r\nContent-Length: 10\r\nConnection: close\r\n\r\nnot found\n"
+            return ("200 OK", "application/json", Array(statusJSON(head.queryValue("service")).utf8))
+        case "/healthz", "/readyz":
+            guard let health else { return ("200 OK", "text/plain", Array("ok\n".utf8)) }
+            let verdict = head.path == "/healthz" ? health.liveness() : health.readiness()
+            return (verdict.isHealthy ? "200 OK" : "503 Service Unavailable", "text/plain", Array(verdict.body.utf8))
+        default:
+            return ("404 Not Found", "text/plain", Array("not found\n".utf8))
         }
-        var bytes = Array(response.utf8)
+    }
+
+    private func send(_ client: Int32, status: String, contentType: String = "text/plain", body: [UInt8],
+                      deadline: ContinuousClock.Instant) {
+        let head = "HTTP/1.1 \(status)\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+        let bytes = Array(head.utf8) + body
         var sent = 0
         while sent < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { send(client, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
-            if n <= 0 { break }
+            guard Self.wait(client, for: Int16(POLLOUT), until: deadline) else { return }
+            let n = bytes.withUnsafeBytes { Glibc.send(client, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
+            if n < 0, errno == EAGAIN || errno == EINTR { continue }
+            guard n > 0 else { return }
             sent += n
         }
+    }
+
+    private func send(_ client: Int32, status: String, body: String, deadline: ContinuousClock.Instant) {
+        send(client, status: status, body: Array(body.utf8), deadline: deadline)
+    }
+
+    /// Waits until `client` is ready for `events` or the deadline passes (false then).
+    private static func wait(_ client: Int32, for events: Int16, until deadline: ContinuousClock.Instant) -> Bool {
+        while true {
+            let left = deadline - ContinuousClock.now
+            guard left > .zero else { return false }
+            let milliseconds = Int32(clamping: left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1)
+            var descriptor = pollfd(fd: client, events: events, revents: 0)
+            let ready = poll(&descriptor, 1, milliseconds)
+            if ready > 0 { return true }
+            if ready < 0, errno != EINTR { return false }
+        }
+    }
+
+    /// A listening socket on `host` (IPv4 or IPv6) and the port it got.
+    private static func listen(host: String, port: UInt16) throws(MetricsServerError) -> (Int32, UInt16) {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        let family: Int32
+        if inet_pton(AF_INET, host, &v4) == 1 {
+            family = AF_INET
+        } else if inet_pton(AF_INET6, host, &v6) == 1 {
+            family = AF_INET6
+        } else {
+            throw .badAddress(host)
+        }
+        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw .socket(errno: errno) }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var storage = sockaddr_storage()
+        var length: socklen_t
+        if family == AF_INET {
+            length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            withUnsafeMutableBytes(of: &storage) { raw in
+                let address = raw.baseAddress!.assumingMemoryBound(to: sockaddr_in.self)
+                address.pointee.sin_family = sa_family_t(AF_INET)
+                address.pointee.sin_port = port.bigEndian
+                address.pointee.sin_addr = v4
+            }
+        } else {
+            // `::` serves IPv4 as well (mapped addresses), whatever the sysctl's default.
+            var dualStack: Int32 = 0
+            setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &dualStack, socklen_t(MemoryLayout<Int32>.size))
+            length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+            withUnsafeMutableBytes(of: &storage) { raw in
+                let address = raw.baseAddress!.assumingMemoryBound(to: sockaddr_in6.self)
+                address.pointee.sin6_family = sa_family_t(AF_INET6)
+                address.pointee.sin6_port = port.bigEndian
+                address.pointee.sin6_addr = v6
+            }
+        }
+        let bound = withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        }
+        guard bound == 0, Glibc.listen(fd, 64) == 0 else {
+            let error = errno
+            close(fd)
+            throw .bind(host: host, port: port, errno: error)
+        }
+        var actual = sockaddr_storage()
+        var actualLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = withUnsafeMutablePointer(to: &actual) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &actualLength) }
+        }
+        // sin_port and sin6_port sit at the same offset.
+        let actualPort = withUnsafeBytes(of: &actual) { UInt16(bigEndian: $0.loadUnaligned(fromByteOffset: 2, as: UInt16.self)) }
+        return (fd, actualPort)
     }
 }
 
@@ -129,20 +242,8 @@ public enum MetricsServerError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .socket(let e): "metrics: socket() failed: \(String(cString: strerror(e)))"
-        case .badAddress(let host): "metrics: '\(host)' is not an IPv4 address"
+        case .badAddress(let host): "metrics: '\(host)' is not an IPv4 or IPv6 address"
         case .bind(let host, let port, let e): "metrics: cannot listen on \(host):\(port): \(String(cString: strerror(e)))"
         }
-    }
-}
-
-extension ArraySlice<UInt8> {
-    fileprivate var containsCRLFCRLF: Bool {
-        guard count >= 4 else { return false }
-        var i = startIndex
-        while i + 3 < endIndex {
-            if self[i] == 13, self[i + 1] == 10, self[i + 2] == 13, self[i + 3] == 10 { return true }
-            i += 1
-        }
-        return false
     }
 }

@@ -116,6 +116,10 @@ final class DaemonProcess: @unchecked Sendable {
     private var process: BackgroundProcess?
     private var logPaths: [String] = []
     private var wrapper: [String] = []
+    /// After `run --config F --log-level debug` (e.g. `--log-format json`).
+    private var arguments: [String] = []
+    /// False: wait only until the HTTP server answers at all (for a daemon meant to be unhealthy).
+    private var awaitHealthy = true
 
     /// Installs the hooks for `config`'s mode (unless told not to), flushes node1's conntrack
     /// table (unless told not to), writes the config, starts the daemon and waits until its
@@ -123,12 +127,14 @@ final class DaemonProcess: @unchecked Sendable {
     /// `wrapper` goes between `ip netns exec NODE` and the binary (e.g. `setpriv ...` to run it
     /// with fewer privileges).
     static func start(_ config: DaemonConfig, installHooks: Bool = true, flushConntrack: Bool = true,
-                      wrapper: [String] = []) throws -> DaemonProcess {
+                      wrapper: [String] = [], arguments: [String] = [], awaitHealthy: Bool = true) throws -> DaemonProcess {
         if let problem = Repository.binaryProblem { throw SetupError(problem) }
         if installHooks { try Cluster.installHooks(mode: config.mode, bypass: config.bypass) }
         if flushConntrack { try Cluster.flushConntrack() }
         let daemon = try DaemonProcess(config: config)
         daemon.wrapper = wrapper
+        daemon.arguments = arguments
+        daemon.awaitHealthy = awaitHealthy
         try daemon.launch()
         return daemon
     }
@@ -147,14 +153,14 @@ final class DaemonProcess: @unchecked Sendable {
         let log = Shell.scratchFile("nfq-lb.log")
         logPaths.append(log)
         let process = try BackgroundProcess(
-            ["ip", "netns", "exec", Cluster.ns("node1")] + wrapper + [Repository.binary, "run", "--config", configPath, "--log-level", "debug"],
+            ["ip", "netns", "exec", Cluster.ns("node1")] + wrapper + [Repository.binary, "run", "--config", configPath, "--log-level", "debug"] + arguments,
             stdoutPath: log)
         self.process = process
         killedOnPurpose = false
         let up = try eventually(timeout: 10, interval: 0.05) {
             guard process.isRunning else { return true }
             let result = try Cluster.exec("node1", ["curl", "-s", "--max-time", "0.5", "http://127.0.0.1:\(metricsPort)/healthz"], timeout: 3)
-            return result.status == 0 && result.stdout.contains("ok")
+            return result.status == 0 && (result.stdout.contains("ok") || !awaitHealthy)
         }
         guard process.isRunning else {
             throw SetupError("nfq-lb exited at start (status \(process.wait(timeout: 1).status)); log:\n\(self.log.suffix(3000))")
@@ -205,6 +211,13 @@ final class DaemonProcess: @unchecked Sendable {
         } catch {
             throw SetupError("/status is not a StatusReport: \(error)\n\(text.prefix(2000))")
         }
+    }
+
+    /// GET `path` without `--fail`: the status code and the body (for /healthz and /readyz).
+    func answer(_ path: String) throws -> (status: Int, body: String) {
+        let result = try Cluster.exec("node1", ["curl", "-sS", "--max-time", "3", "-w", "\n@@%{http_code}", "http://127.0.0.1:\(metricsPort)\(path)"])
+        let parts = result.stdout.components(separatedBy: "\n@@")
+        return (Int(parts.last ?? "") ?? 0, parts.dropLast().joined())
     }
 
     private func get(_ path: String) throws -> String {
