@@ -62,9 +62,14 @@ struct RunCommand: AsyncParsableCommand {
 
         let environment = WorkerEnvironment(config: settings, state: daemon.state, metrics: daemon.metrics, logger: logger)
         let pool = try WorkerPool.start(queues: settings.queues, environment: environment)
-        let monitor = ConntrackEventMonitor(marks: settings.marks, flows: daemon.flows, metrics: daemon.metrics, logger: logger)
+        let resync = ActiveFlowResynchronizer(marks: settings.marks, flows: daemon.flows, metrics: daemon.metrics, logger: logger,
+                                              interval: .milliseconds(Int(settings.activeFlowResyncMilliseconds)))
+        let monitor = ConntrackEventMonitor(marks: settings.marks, flows: daemon.flows, metrics: daemon.metrics, logger: logger,
+                                            eventsLost: { resync.requestNow() })
         try monitor.start()
-        var services: [any ServiceLifecycle.Service] = [WorkerService(pool: pool), ConntrackEventService(monitor: monitor), ConfigReloader(daemon: daemon)]
+        resync.start()
+        var services: [any ServiceLifecycle.Service] = [WorkerService(pool: pool), ConntrackEventService(monitor: monitor, resynchronizer: resync),
+                                                        ConfigReloader(daemon: daemon)]
         if settings.metrics.enabled {
             let server = try MetricsServer(host: settings.metrics.address, port: settings.metrics.port, registry: registry,
                                            extraText: { daemon.metricsText() }, statusJSON: { daemon.statusJSON(service: $0) })
