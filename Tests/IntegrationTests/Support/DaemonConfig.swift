@@ -64,6 +64,8 @@ struct DaemonConfig: Sendable {
     /// `queue.maxLength` and `queue.failOpen`, when a test needs a queue that fills.
     var queueMaxLength: Int?
     var failOpen: Bool?
+    /// `conntrack.activeFlowResyncMilliseconds`, when a test needs a short one.
+    var activeFlowResyncMilliseconds: Int?
     var services: [ServiceSpec]
 
     init(mode: NFQLBConfig.TCPMode = .conntrack, bypass: Bool = true, services: [ServiceSpec]) {
@@ -82,6 +84,7 @@ struct DaemonConfig: Sendable {
             "metrics: {enabled: true, address: 127.0.0.1, port: \(metricsPort)}",
         ]
         if let pickCacheMilliseconds { lines.append("pickCacheMilliseconds: \(pickCacheMilliseconds)") }
+        if let activeFlowResyncMilliseconds { lines.append("conntrack: {activeFlowResyncMilliseconds: \(activeFlowResyncMilliseconds)}") }
         lines.append("services:")
         for service in services {
             lines.append("  - name: \(service.name)")
