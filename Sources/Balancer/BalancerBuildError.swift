@@ -31,18 +31,21 @@ public struct BalancerBuildError: Error, Hashable, Sendable, CustomStringConvert
     /// The field's path from the top of the service list: `services[3].strategyOptions.tableSize`.
     public var path: String { "services[\(serviceIndex)].\(field)" }
 
-    public var description: String {
-        let problem: String
+    /// What is wrong, without saying where.
+    public var problem: String {
         switch reason {
         case .strategy(let error):
-            problem = error.description
+            return error.description
         case .duplicateService(let firstIndex, let firstName):
-            problem = "same address, port and protocol as services[\(firstIndex)] '\(firstName)'"
+            return "same address, port and protocol as services[\(firstIndex)] '\(firstName)'"
         case .duplicateEndpoint(let firstIndex):
-            problem = "same address and port as endpoints[\(firstIndex)]"
+            return "same address and port as endpoints[\(firstIndex)]"
         case .invalid(let text):
-            problem = text
+            return text
         }
-        return "\(path) (service '\(serviceName)'): \(problem)"
+    }
+
+    public var description: String {
+        "\(path) (service '\(serviceName)'): \(problem)"
     }
 }

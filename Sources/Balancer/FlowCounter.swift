@@ -51,4 +51,22 @@ public final class FlowCounter: Sendable {
     public func reset(to active: Int) {
         count.store(max(0, active), ordering: .relaxed)
     }
+
+    /// Sets the count to `kernel` (flows the conntrack table held when it was read) plus the
+    /// flows opened since `openedBefore` (this counter's `opened` when that read began): those
+    /// may be missing from the read. Returns the count it replaced and the one it set.
+    ///
+    /// A compare-and-exchange loop, so that a worker's increment racing the store is never
+    /// lost: `increment` adds to `count` before `total`, so an increment whose `total` step is
+    /// seen here has already changed `count`, and the exchange then fails and is retried.
+    @discardableResult
+    public func resynchronize(kernel: Int, openedBefore: Int) -> (replaced: Int, set: Int) {
+        var current = count.load(ordering: .relaxed)
+        while true {
+            let desired = max(0, kernel) + max(0, total.load(ordering: .relaxed) &- openedBefore)
+            let (exchanged, original) = count.weakCompareExchange(expected: current, desired: desired, ordering: .relaxed)
+            if exchanged { return (current, desired) }
+            current = original
+        }
+    }
 }

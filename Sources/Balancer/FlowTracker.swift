@@ -57,6 +57,55 @@ public final class FlowTracker: Sendable {
         }
     }
 
+    /// Where every counter stood when a read of the conntrack table began: what
+    /// `resynchronize` needs to tell the flows the read may have missed.
+    public struct ResyncBaseline: Sendable {
+        fileprivate var opened: [Key: (FlowCounter, Int)]
+    }
+
+    /// What one resynchronisation changed.
+    public struct ResyncOutcome: Sendable, Equatable {
+        /// Counters whose count was not the kernel's (plus the flows opened since the read).
+        public var countersCorrected = 0
+        /// The sum of the corrections, in flows, whichever their direction.
+        public var flowsCorrected = 0
+        public init(countersCorrected: Int = 0, flowsCorrected: Int = 0) {
+            self.countersCorrected = countersCorrected
+            self.flowsCorrected = flowsCorrected
+        }
+    }
+
+    /// Call right before reading the conntrack table, then `resynchronize` with what it held.
+    public func resyncBaseline() -> ResyncBaseline {
+        ResyncBaseline(opened: counters.withLock { table in table.mapValues { ($0, $0.opened) } })
+    }
+
+    /// Sets every counter to the flows the conntrack table holds for its endpoint and protocol
+    /// (`kernel`, read after `baseline` was taken), so that lost destroy events and flows that
+    /// never reached the table (a SYN dropped after its verdict) cannot make the counts drift
+    /// for ever.
+    ///
+    /// The race rule: the kernel's count is taken as the truth at the moment the read began,
+    /// and the flows a counter opened since then are added on top (a flow created during the
+    /// read may be missing from it). The error that remains is bounded by the flows that
+    /// opened or closed during one read (a flow both read and counted since, a destroy event
+    /// handled before the store), and the next resynchronisation corrects it: nothing
+    /// accumulates. An endpoint of the table with no counter gets none (nobody balances to it);
+    /// a counter created after the baseline is left alone until the next round.
+    @discardableResult
+    public func resynchronize(kernel: [EndpointKey: [IPProtocolNumber: Int]], baseline: ResyncBaseline) -> ResyncOutcome {
+        var outcome = ResyncOutcome()
+        for (key, (counter, openedBefore)) in baseline.opened {
+            let truth = kernel[key.endpoint]?[key.proto] ?? 0
+            let (before, after) = counter.resynchronize(kernel: truth, openedBefore: openedBefore)
+            if before != after {
+                outcome.countersCorrected += 1
+                outcome.flowsCorrected += abs(after - before)
+            }
+        }
+        return outcome
+    }
+
     /// Number of counters held.
     public var count: Int { counters.withLock { $0.count } }
 

@@ -2,23 +2,31 @@ import ArgumentParser
 import Balancer
 import NFQLB
 
-/// `nfq-lb check-config FILE`: every problem with file, line and field, exit 1 if any.
+/// `nfq-lb check-config FILE`: every problem with file, line and field, exit 1 if any. The
+/// balancers are built too, so that whatever a reload would refuse is refused here.
 struct CheckConfigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-config",
-        abstract: "Validate a config file; print each problem as FILE:LINE: FIELD: MESSAGE.")
+        abstract: "Validate a config file and build its balancers; print each problem as FILE:LINE: FIELD: MESSAGE.")
 
     @Argument(help: "The YAML config file.")
     var file: String
 
     func run() throws {
+        let loader = ConfigLoader()
+        let config: NFQLBConfig
         do {
-            let config = try ConfigLoader().load(path: file)
-            let endpoints = config.services.reduce(0) { $0 + $1.service.endpoints.count }
-            print("\(file): OK: \(config.services.count) services, \(endpoints) endpoints, tcpMode \(config.tcpMode.rawValue), queues \(config.queues.lowerBound):\(config.queues.upperBound)")
+            config = try loader.load(path: file)
         } catch {
             for issue in error.issues { printError(issue.description) }
             throw ExitCode(1)
         }
+        let issues = config.balancerIssues(registry: loader.registry, file: file)
+        guard issues.isEmpty else {
+            for issue in issues { printError(issue.description) }
+            throw ExitCode(1)
+        }
+        let endpoints = config.services.reduce(0) { $0 + $1.service.endpoints.count }
+        print("\(file): OK: \(config.services.count) services, \(endpoints) endpoints, tcpMode \(config.tcpMode.rawValue), queues \(config.queues.lowerBound):\(config.queues.upperBound)")
     }
 }

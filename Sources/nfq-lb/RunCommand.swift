@@ -67,14 +67,26 @@ struct RunCommand: AsyncParsableCommand {
         let environment = WorkerEnvironment(config: settings, state: daemon.state, metrics: daemon.metrics, logger: logger)
         // A queue another process holds is retried every second, and /readyz says so.
         let pool = try WorkerPool.start(queues: settings.queues, environment: environment, retryUnbound: true)
-        let monitor = ConntrackEventMonitor(marks: settings.marks, flows: daemon.flows, metrics: daemon.metrics, logger: logger)
+        let resync = ActiveFlowResynchronizer(marks: settings.marks, flows: daemon.flows, metrics: daemon.metrics, logger: logger,
+                                              interval: .milliseconds(Int(settings.activeFlowResyncMilliseconds)))
+        let monitor = ConntrackEventMonitor(marks: settings.marks, flows: daemon.flows, metrics: daemon.metrics, logger: logger,
+                                            eventsLost: { resync.requestNow() })
         try monitor.start()
-        var services: [any ServiceLifecycle.Service] = [WorkerService(pool: pool), ConntrackEventService(monitor: monitor), ConfigReloader(daemon: daemon)]
+        resync.start()
+        var services: [any ServiceLifecycle.Service] = [WorkerService(pool: pool), ConntrackEventService(monitor: monitor, resynchronizer: resync),
+                                                        ConfigReloader(daemon: daemon)]
         if let map = daemon.endpointMap as? NFTablesEndpointMap { services.append(EndpointMapReconciler(map: map, logger: logger)) }
         if settings.metrics.enabled {
-            // The lead wires eventMonitorProblem and mapSyncProblem to the monitor's and the map
-            // writer's own state. The first config is in force: `activate` above succeeded.
-            let health = DaemonHealth(sources: .init(configInForce: { true }, queues: { pool.states }))
+            // The first config is in force: `activate` above succeeded.
+            let endpointMap = daemon.endpointMap
+            let health = DaemonHealth(sources: .init(
+                configInForce: { true }, queues: { pool.states },
+                eventMonitorProblem: {
+                    let state = monitor.state
+                    guard !state.isRunning else { return nil }
+                    return "conntrack event monitor stopped" + (state.lastError.map { ": \($0)" } ?? "")
+                },
+                mapSyncProblem: { endpointMap?.syncProblem }))
             let server = try MetricsServer(host: settings.metrics.address, port: settings.metrics.port, registry: registry,
                                            extraText: { daemon.metricsText() }, statusJSON: { daemon.statusJSON(service: $0) },
                                            health: health)

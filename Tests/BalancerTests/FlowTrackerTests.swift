@@ -74,3 +74,63 @@ struct FlowTrackerTests {
         #expect(counter.active == 0)
     }
 }
+
+@Suite("FlowTracker resynchronisation with the conntrack table")
+struct FlowTrackerResyncTests {
+    let a = EndpointKey(address: IPAddress("10.244.1.5")!, port: 8080)
+    let b = EndpointKey(address: IPAddress("10.244.1.6")!, port: 8080)
+
+    @Test func aResyncSetsEachCounterToTheKernelsCount() {
+        let tracker = FlowTracker()
+        for _ in 0..<5 { tracker.flowOpened(key: a, proto: .tcp) }
+        tracker.flowOpened(key: b, proto: .tcp)
+        let baseline = tracker.resyncBaseline()
+        let outcome = tracker.resynchronize(kernel: [a: [.tcp: 2], b: [.tcp: 3]], baseline: baseline)
+        #expect(tracker.activeFlows(key: a, proto: .tcp) == 2)
+        #expect(tracker.activeFlows(key: b, proto: .tcp) == 3)
+        #expect(outcome == FlowTracker.ResyncOutcome(countersCorrected: 2, flowsCorrected: 5))
+    }
+
+    @Test func flowsOpenedDuringTheDumpAreAddedToTheKernelsCount() {
+        let tracker = FlowTracker()
+        for _ in 0..<4 { tracker.flowOpened(key: a, proto: .tcp) }
+        let baseline = tracker.resyncBaseline()
+        // Two flows start while the table is read; the dump saw one old flow only.
+        tracker.flowOpened(key: a, proto: .tcp)
+        tracker.flowOpened(key: a, proto: .tcp)
+        tracker.resynchronize(kernel: [a: [.tcp: 1]], baseline: baseline)
+        #expect(tracker.activeFlows(key: a, proto: .tcp) == 3)
+    }
+
+    @Test func aCounterAbsentFromTheDumpDropsToZero() {
+        let tracker = FlowTracker()
+        for _ in 0..<7 { tracker.flowOpened(key: a, proto: .udp) }
+        tracker.flowOpened(key: a, proto: .tcp)
+        let outcome = tracker.resynchronize(kernel: [a: [.tcp: 1]], baseline: tracker.resyncBaseline())
+        #expect(tracker.activeFlows(key: a, proto: .udp) == 0)
+        #expect(tracker.activeFlows(key: a, proto: .tcp) == 1)
+        #expect(outcome == FlowTracker.ResyncOutcome(countersCorrected: 1, flowsCorrected: 7))
+    }
+
+    @Test func aCountThatMatchesTheKernelIsNotACorrection() {
+        let tracker = FlowTracker()
+        tracker.flowOpened(key: a, proto: .tcp)
+        let outcome = tracker.resynchronize(kernel: [a: [.tcp: 1]], baseline: tracker.resyncBaseline())
+        #expect(outcome == FlowTracker.ResyncOutcome())
+    }
+
+    @Test func theDumpCreatesNoCounterForAnEndpointNobodyBalancesTo() {
+        let tracker = FlowTracker()
+        tracker.resynchronize(kernel: [b: [.tcp: 4]], baseline: tracker.resyncBaseline())
+        #expect(tracker.count == 0)
+    }
+
+    @Test func openedKeepsCountingEveryFlowThroughAResync() {
+        let counter = FlowCounter()
+        for _ in 0..<3 { counter.increment() }
+        let result = counter.resynchronize(kernel: 0, openedBefore: 3)
+        #expect(result == (replaced: 3, set: 0))
+        #expect(counter.opened == 3)
+        #expect(counter.active == 0)
+    }
+}

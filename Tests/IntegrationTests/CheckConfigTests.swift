@@ -87,6 +87,38 @@ struct CheckConfigTests {
         }
     }
 
+    @Test("check-config builds every balancer: a Maglev tableSize smaller than the endpoint count is refused with file:line: field, as a reload would")
+    func checkConfigRefusesWhatABalancerBuildRefuses() throws {
+        if let problem = Repository.binaryProblem { throw SetupError(problem) }
+        let text = """
+            queues: "0:1"
+            serviceCIDRs: [10.96.0.0/12]
+            services:
+              - name: web
+                vip: 10.96.0.10
+                port: 80
+                endpoints: [{address: 10.244.1.11, port: 8080}]
+              - name: tiny
+                vip: 10.96.0.11
+                port: 80
+                strategy: maglev
+                strategyOptions: {tableSize: 3}
+                endpoints:
+                  - {address: 10.244.1.11, port: 8080}
+                  - {address: 10.244.1.12, port: 8080}
+                  - {address: 10.244.1.13, port: 8080}
+                  - {address: 10.244.1.14, port: 8080}
+
+            """
+        let path = try Self.write(text, as: "maglev.yaml")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = try Shell.run([Repository.binary, "check-config", path], timeout: 30)
+        #expect(result.status == 1, "\(result)")
+        #expect(result.stdout.isEmpty, "stdout: \(result.stdout)")
+        let lines = result.stderr.split(separator: "\n").map(String.init)
+        #expect(lines.count == 1 && lines.first?.hasPrefix("\(path):8: services[1].strategyOptions.tableSize: ") == true, "\(result)")
+    }
+
     @Test("check-config accepts a good config with a one-line summary and exits 0")
     func checkConfigAcceptsAGoodConfig() throws {
         if let problem = Repository.binaryProblem { throw SetupError(problem) }

@@ -113,10 +113,11 @@ struct ConfigReader {
                 report(maskNode, "marks.mask", "must be one contiguous run of at least 8 bits, e.g. 0xffff0000; got '\(maskNode.scalar?.string ?? "?")'")
             }
         }
-        var tcpTimeout: UInt32 = 120, udpTimeout: UInt32 = 30
-        if let node = top["conntrack"], let fields = mapping(node, "conntrack", keys: ["tcpTimeoutSeconds", "udpTimeoutSeconds"]) {
+        var tcpTimeout: UInt32 = 120, udpTimeout: UInt32 = 30, resync: UInt32 = 10_000
+        if let node = top["conntrack"], let fields = mapping(node, "conntrack", keys: ["tcpTimeoutSeconds", "udpTimeoutSeconds", "activeFlowResyncMilliseconds"]) {
             tcpTimeout = UInt32(integer(fields["tcpTimeoutSeconds"], "conntrack.tcpTimeoutSeconds", in: 1...86400) ?? 120)
             udpTimeout = UInt32(integer(fields["udpTimeoutSeconds"], "conntrack.udpTimeoutSeconds", in: 1...86400) ?? 30)
+            resync = UInt32(integer(fields["activeFlowResyncMilliseconds"], "conntrack.activeFlowResyncMilliseconds", in: 100...3_600_000) ?? 10_000)
         }
         let masquerade = top["masqueradeAddress"].flatMap { address($0, "masqueradeAddress") }
         let pickCache = UInt32(integer(top["pickCacheMilliseconds"], "pickCacheMilliseconds", in: 0...600_000) ?? 130_000)
@@ -144,6 +145,7 @@ struct ConfigReader {
                                  malformedPackets: malformed, marks: marks, tcpTimeoutSeconds: tcpTimeout, udpTimeoutSeconds: udpTimeout,
                                  masqueradeAddress: masquerade, pickCacheMilliseconds: pickCache, metrics: metrics, services: services)
         config.includes = included
+        config.activeFlowResyncMilliseconds = resync
         return config
     }
 

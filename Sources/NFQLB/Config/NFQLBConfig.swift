@@ -40,6 +40,9 @@ public struct NFQLBConfig: Sendable, Equatable {
     /// (127 s on Linux). 0 turns the memory off.
     public var pickCacheMilliseconds: UInt32
     public var metrics: MetricsSettings
+    /// How often the active-flow counts are set to what the conntrack table holds
+    /// (`ActiveFlowResynchronizer`).
+    public var activeFlowResyncMilliseconds: UInt32 = 10_000
     /// Files and directories `include` names, resolved: the reloader watches them too.
     public var includes: [String] = []
     public var services: [ServiceConfig]

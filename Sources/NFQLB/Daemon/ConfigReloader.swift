@@ -6,18 +6,30 @@ import Logging
 import ServiceLifecycle
 import UnixSignals
 
-/// Reloads the config on SIGHUP and whenever the file changes.
+/// Reloads the config on SIGHUP and whenever the file changes, never from a file caught in
+/// the middle of a write.
 ///
-/// The file is watched by polling its identity (inode, size, modification time) rather than
-/// with inotify: that also sees the config swapped by rename or by a symlink flip (a
-/// Kubernetes ConfigMap update), and costs one `stat` per interval.
+/// The files are watched by polling their identity (device, inode, size, modification time)
+/// rather than with inotify: that also sees the config swapped by rename or by a symlink flip
+/// (a Kubernetes ConfigMap update), and costs one `stat` per file per interval.
+///
+/// The rule for a change seen by polling (SIGHUP reloads at once: the operator asked):
+/// - a file *replaced* (a new inode at its path: a rename, a symlink flip, a new or removed
+///   file) is applied once its identity is the same on two polls in a row, one `interval`
+///   apart: a rename puts a finished file in place;
+/// - a file *written in place* (same inode, new size or time: `cp`, `>`, an editor that does
+///   not rename) is applied only once nothing changed for `inPlaceSettle`: a writer that
+///   pauses for less than that in the middle of its write is never read half-way.
+///   Until then the half file is not even parsed, so it is not reported as a failed reload.
 public struct ConfigReloader: Service {
     let daemon: NFQLBDaemon
     let interval: Duration
+    let inPlaceSettle: Duration
 
-    public init(daemon: NFQLBDaemon, interval: Duration = .milliseconds(500)) {
+    public init(daemon: NFQLBDaemon, interval: Duration = .milliseconds(250), inPlaceSettle: Duration = .seconds(2)) {
         self.daemon = daemon
         self.interval = interval
+        self.inPlaceSettle = inPlaceSettle
     }
 
     public func run() async throws {
@@ -29,18 +41,51 @@ public struct ConfigReloader: Service {
                 }
             }
             group.addTask {
-                var last = ConfigFiles(daemon.configPath, includes: daemon.config.includes)
+                var watch = ConfigChangeWatch(current: ConfigFiles(daemon.configPath, includes: daemon.config.includes),
+                                              inPlacePolls: Int((inPlaceSettle / interval).rounded(.up)))
                 while !Task.isCancelled, !Task.isShuttingDownGracefully {
                     try? await Task.sleep(for: interval)
                     let now = ConfigFiles(daemon.configPath, includes: daemon.config.includes)
-                    if now != last {
-                        last = now
-                        if now.mainExists { daemon.reload(reason: "config file changed") }
-                    }
+                    if watch.poll(now), now.mainExists { daemon.reload(reason: "config file changed") }
                 }
             }
             await group.waitForAll()
         }
+    }
+}
+
+/// The reload rule of `ConfigReloader` as a state machine over successive polls, so that it
+/// can be tested without a clock.
+struct ConfigChangeWatch: Equatable {
+    /// What the last reload (or the start) saw.
+    private(set) var current: ConfigFiles
+    /// A change seen but not applied yet, and how many polls in a row it has stayed the same.
+    private(set) var candidate: ConfigFiles?
+    private(set) var stablePolls = 0
+    /// How many unchanged polls a change written in place needs (a replaced file needs one).
+    let inPlacePolls: Int
+
+    init(current: ConfigFiles, inPlacePolls: Int) {
+        self.current = current
+        self.inPlacePolls = max(1, inPlacePolls)
+    }
+
+    /// One poll's view of the files; true when it is time to reload them.
+    mutating func poll(_ now: ConfigFiles) -> Bool {
+        if now == current {
+            candidate = nil
+            return false
+        }
+        guard now == candidate else {
+            candidate = now
+            stablePolls = 0
+            return false
+        }
+        stablePolls += 1
+        guard stablePolls >= (current.writtenInPlace(becoming: now) ? inPlacePolls : 1) else { return false }
+        current = now
+        candidate = nil
+        return true
     }
 }
 
@@ -64,6 +109,20 @@ struct ConfigFiles: Equatable {
         self.identities = identities
         mainExists = identities[main] != nil && identities[main]! != nil
     }
+
+    init(identities: [String: FileIdentity?], main: String) {
+        self.identities = identities
+        mainExists = identities[main] != nil && identities[main]! != nil
+    }
+
+    /// Whether some file of `next` is the same inode as here with other contents: written in
+    /// place, so possibly still being written.
+    func writtenInPlace(becoming next: ConfigFiles) -> Bool {
+        next.identities.contains { path, identity in
+            guard let identity, let old = identities[path] ?? nil else { return false }
+            return old.device == identity.device && old.inode == identity.inode && old != identity
+        }
+    }
 }
 
 /// What tells one version of a file from the next without reading it.
@@ -73,6 +132,14 @@ struct FileIdentity: Equatable, Sendable {
     var size: Int64
     var modifiedSeconds: Int
     var modifiedNanoseconds: Int
+
+    init(device: UInt64, inode: UInt64, size: Int64, modifiedSeconds: Int, modifiedNanoseconds: Int) {
+        self.device = device
+        self.inode = inode
+        self.size = size
+        self.modifiedSeconds = modifiedSeconds
+        self.modifiedNanoseconds = modifiedNanoseconds
+    }
 
     init?(path: String) {
         var info = stat()

@@ -49,14 +49,22 @@ public struct MetricsService: Service {
     }
 }
 
-/// Follows conntrack destroy events for the flow counts, as a lifecycle service.
+/// Follows conntrack destroy events for the flow counts, and resynchronises the counts with
+/// the conntrack table, as a lifecycle service.
 public struct ConntrackEventService: Service {
     let monitor: ConntrackEventMonitor
+    let resynchronizer: ActiveFlowResynchronizer?
 
-    public init(monitor: ConntrackEventMonitor) { self.monitor = monitor }
+    public init(monitor: ConntrackEventMonitor, resynchronizer: ActiveFlowResynchronizer? = nil) {
+        self.monitor = monitor
+        self.resynchronizer = resynchronizer
+    }
 
     public func run() async throws {
         try? await gracefulShutdown()
-        await onDedicatedThread(name: "nfq-lb events stop") { monitor.stop() }
+        await onDedicatedThread(name: "nfq-lb events stop") {
+            monitor.stop()
+            resynchronizer?.stop()
+        }
     }
 }

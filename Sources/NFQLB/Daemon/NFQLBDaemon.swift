@@ -316,7 +316,8 @@ public final class NFQLBDaemon: Sendable {
         if old.marks != new.marks { changed.append("marks") }
         if old.serviceCIDRs != new.serviceCIDRs { changed.append("serviceCIDRs") }
         if old.malformedPackets != new.malformedPackets { changed.append("malformedPackets") }
-        if old.tcpTimeoutSeconds != new.tcpTimeoutSeconds || old.udpTimeoutSeconds != new.udpTimeoutSeconds { changed.append("conntrack") }
+        if old.tcpTimeoutSeconds != new.tcpTimeoutSeconds || old.udpTimeoutSeconds != new.udpTimeoutSeconds
+            || old.activeFlowResyncMilliseconds != new.activeFlowResyncMilliseconds { changed.append("conntrack") }
         if old.masqueradeAddress != new.masqueradeAddress { changed.append("masqueradeAddress") }
         if old.pickCacheMilliseconds != new.pickCacheMilliseconds { changed.append("pickCacheMilliseconds") }
         if old.metrics != new.metrics { changed.append("metrics") }

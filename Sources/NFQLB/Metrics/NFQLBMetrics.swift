@@ -10,6 +10,10 @@ public final class NFQLBMetrics: Sendable {
     let conntrackEvents: Counter
     let conntrackEventOverruns: Counter
     let staleEntriesDeleted: Counter
+    let conntrackEventRestarts: Counter
+    let activeFlowResyncs: Counter
+    let activeFlowResyncFailures: Counter
+    let activeFlowsCorrected: Counter
 
     public init() {
         reloads = Counter(label: "nfqlb_reloads_total", dimensions: [("result", "success")])
@@ -17,6 +21,10 @@ public final class NFQLBMetrics: Sendable {
         conntrackEvents = Counter(label: "nfqlb_conntrack_destroy_events_total")
         conntrackEventOverruns = Counter(label: "nfqlb_conntrack_event_overruns_total")
         staleEntriesDeleted = Counter(label: "nfqlb_conntrack_stale_entries_deleted_total")
+        conntrackEventRestarts = Counter(label: "nfqlb_conntrack_event_monitor_restarts_total")
+        activeFlowResyncs = Counter(label: "nfqlb_active_flow_resyncs_total", dimensions: [("result", "success")])
+        activeFlowResyncFailures = Counter(label: "nfqlb_active_flow_resyncs_total", dimensions: [("result", "failure")])
+        activeFlowsCorrected = Counter(label: "nfqlb_active_flows_corrected_total")
     }
 
     func queue(_ number: UInt16) -> QueueMetrics { QueueMetrics(queue: number) }

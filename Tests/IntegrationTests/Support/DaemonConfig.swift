@@ -66,6 +66,8 @@ struct DaemonConfig: Sendable {
     var failOpen: Bool?
     /// `queue.copyRange`, when a test needs truncated copies.
     var copyRange: Int?
+    /// `conntrack.activeFlowResyncMilliseconds`, when a test needs a short one.
+    var activeFlowResyncMilliseconds: Int?
     var services: [ServiceSpec]
 
     init(mode: NFQLBConfig.TCPMode = .conntrack, bypass: Bool = true, services: [ServiceSpec]) {
@@ -84,6 +86,7 @@ struct DaemonConfig: Sendable {
             "metrics: {enabled: true, address: 127.0.0.1, port: \(metricsPort)}",
         ]
         if let pickCacheMilliseconds { lines.append("pickCacheMilliseconds: \(pickCacheMilliseconds)") }
+        if let activeFlowResyncMilliseconds { lines.append("conntrack: {activeFlowResyncMilliseconds: \(activeFlowResyncMilliseconds)}") }
         lines.append("services:")
         for service in services {
             lines.append("  - name: \(service.name)")
