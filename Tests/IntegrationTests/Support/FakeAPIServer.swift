@@ -61,7 +61,8 @@ final class FakeAPIServer: @unchecked Sendable {
         guard Shell.has("openssl") else { throw SetupError("missing tool 'openssl': apt-get install openssl") }
         let stateDir = Shell.scratchFile("fake-apiserver")
         try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true)
-        var command = ["timeout", "-s", "KILL", String(Int(ttl) + 10), "python3", script, "--state-dir", stateDir,
+        // No `timeout` wrapper: the server bounds its own life (--ttl), and SIGTERM reaches it directly.
+        var command = ["python3", script, "--state-dir", stateDir,
                        "--ttl", String(ttl), "--bookmark-interval", String(bookmarkInterval), "--quiet"]
         for address in listen { command += ["--listen", address] }
         for san in sans { command += ["--san", san] }

@@ -1030,6 +1030,8 @@ def main():
     def stop(*_):
         STOPPING.set()
 
+    # A parent may hand down a mask that blocks SIGTERM (a test runner's threads do): unblock it.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     info = {"url": url, "port": port, "pid": os.getpid(), "token": token, "tokenFile": token_file,
