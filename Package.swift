@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // C libraries: libnetfilter_queue, libnfnetlink, libmnl, libnftnl. Compiles nothing:
@@ -56,11 +57,24 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // The Kubernetes source: list + watch of Services, EndpointSlices and this node's Node,
+        // turned into services. Control path only: the packet path never imports it.
+        .target(
+            name: "KubernetesSource",
+            dependencies: [
+                "Balancer",
+                "PacketRewrite",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
         .executableTarget(
             name: "nfq-lb",
             dependencies: [
                 "NFQLB",
                 "Balancer",
+                "KubernetesSource",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -84,6 +98,10 @@ let package = Package(
                 "PacketRewrite",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
+        ),
+        .testTarget(
+            name: "KubernetesSourceTests",
+            dependencies: ["KubernetesSource", "Balancer", "PacketRewrite"]
         ),
         .testTarget(
             name: "NFQLBTests",

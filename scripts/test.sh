@@ -40,6 +40,7 @@ step unit-tests swift test --skip-build --skip IntegrationTests
 step integration-tests swift test --skip-build --filter IntegrationTests
 step hooks-test deploy/tests/hooks-test.sh
 step cluster-test deploy/tests/cluster-test.sh
+step kubernetes-manifests python3 deploy/tests/kubernetes-manifests-test.py
 step fuzz-packet-parser fuzz/run.sh packet "${FUZZ_SECONDS:-60}"
 step fuzz-netlink-parser fuzz/run.sh netlink "${FUZZ_SECONDS:-60}"
 step fuzz-config-loader fuzz/run.sh config "${FUZZ_SECONDS:-60}"
