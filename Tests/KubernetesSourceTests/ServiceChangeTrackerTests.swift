@@ -90,3 +90,20 @@ import Testing
         #expect(tracker.takeChange()?.triggerTimes.count == 1)
     }
 }
+
+/// The reflectors' changes drive the tracker: the first lists sync it, a relist's missing
+/// objects are deleted.
+@Suite struct ServiceChangeTrackerReflectorTests {
+    @Test func reflectorListsSyncTheTrackerAndARelistDeletesWhatItNoLongerHas() {
+        var tracker = ServiceChangeTracker(settings: MappingSettings(nodeName: "node1"))
+        tracker.apply(ReflectorChange<KubernetesService>.replaced(all: [Make.service("a", clusterIP: "10.96.0.1"), Make.service("b", clusterIP: "10.96.0.2")], deleted: []))
+        #expect(tracker.syncProblem != nil)
+        tracker.apply(ReflectorChange<EndpointSlice>.replaced(all: [], deleted: []))
+        #expect(tracker.takeChange()?.services.keys.sorted() == ["default/a", "default/b"])
+        tracker.apply(ReflectorChange<EndpointSlice>.upserted(Make.slice("a-1", service: "a", endpoints: [Make.endpoint("10.244.1.1")])))
+        tracker.apply(ReflectorChange<KubernetesService>.replaced(all: [Make.service("a", clusterIP: "10.96.0.1")], deleted: [Make.service("b", clusterIP: "10.96.0.2")]))
+        let change = tracker.takeChange()
+        #expect(change?.services["default/b"] == [])
+        #expect(change?.services["default/a"]?.first?.service.endpoints.count == 1)
+    }
+}
