@@ -5,11 +5,22 @@ public struct ObjectList<Object: KubernetesObject>: Decodable, Sendable {
         public var resourceVersion: String?
         public var `continue`: String?
         public var remainingItemCount: Int?
+
+        public init(resourceVersion: String? = nil, continue continueToken: String? = nil, remainingItemCount: Int? = nil) {
+            self.resourceVersion = resourceVersion
+            self.continue = continueToken
+            self.remainingItemCount = remainingItemCount
+        }
     }
 
     public var metadata: ListMeta
     /// `null` on the wire when the list is empty on some servers: decoded as empty.
     public var items: [Object]
+
+    public init(metadata: ListMeta, items: [Object]) {
+        self.metadata = metadata
+        self.items = items
+    }
 
     enum CodingKeys: String, CodingKey { case metadata, items }
 

@@ -74,7 +74,7 @@ struct ConfigReader {
     }
 
     static let topLevelKeys = ["queues", "serviceCIDRs", "tcpMode", "queue", "malformedPackets", "marks", "conntrack",
-                               "masqueradeAddress", "pickCacheMilliseconds", "metrics", "include", "services"]
+                               "masqueradeAddress", "pickCacheMilliseconds", "metrics", "include", "services", "kubernetes"]
     static let serviceKeys = ["name", "vip", "port", "protocol", "strategy", "strategyOptions", "sessionAffinity",
                               "masquerade", "endpointRemoval", "healthCheck", "endpoints"]
     static let endpointKeys = ["address", "port", "weight", "ready", "serving", "terminating"]
@@ -146,6 +146,7 @@ struct ConfigReader {
                                  masqueradeAddress: masquerade, pickCacheMilliseconds: pickCache, metrics: metrics, services: services)
         config.includes = included
         config.activeFlowResyncMilliseconds = resync
+        config.kubernetes = readKubernetes(top["kubernetes"])
         return config
     }
 

@@ -45,6 +45,8 @@ public struct NFQLBConfig: Sendable, Equatable {
     public var activeFlowResyncMilliseconds: UInt32 = 10_000
     /// Files and directories `include` names, resolved: the reloader watches them too.
     public var includes: [String] = []
+    /// The `kubernetes:` block: services also come from the API server. nil: file only.
+    public var kubernetes: KubernetesSettings?
     public var services: [ServiceConfig]
 
     public init(queues: ClosedRange<UInt16> = 0...0, serviceCIDRs: [IPPrefix], tcpMode: TCPMode = .mark,

@@ -321,6 +321,7 @@ public final class NFQLBDaemon: Sendable {
         if old.masqueradeAddress != new.masqueradeAddress { changed.append("masqueradeAddress") }
         if old.pickCacheMilliseconds != new.pickCacheMilliseconds { changed.append("pickCacheMilliseconds") }
         if old.metrics != new.metrics { changed.append("metrics") }
+        if old.kubernetes != new.kubernetes { changed.append("kubernetes") }
         if !changed.isEmpty {
             throw .restartRequired(file: file, fields: changed)
         }

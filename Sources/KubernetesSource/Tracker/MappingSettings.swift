@@ -1,0 +1,16 @@
+/// What the mapping from Kubernetes objects to services depends on besides the objects: who
+/// this node is and which services are this proxy's.
+public struct MappingSettings: Sendable, Equatable {
+    /// This node's name: `internalTrafficPolicy: Local` keeps only the endpoints on it.
+    public var nodeName: String
+    /// kube-proxy's `--service-proxy-name` rule. Non-empty: only services labelled
+    /// `service.kubernetes.io/service-proxy-name` with this value (side by side with kube-proxy,
+    /// which leaves labelled services alone). Empty: every service without that label (instead
+    /// of kube-proxy).
+    public var serviceProxyName: String
+
+    public init(nodeName: String, serviceProxyName: String = "nfq-lb") {
+        self.nodeName = nodeName
+        self.serviceProxyName = serviceProxyName
+    }
+}

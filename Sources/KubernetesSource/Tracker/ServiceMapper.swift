@@ -1,0 +1,138 @@
+import Balancer
+import PacketRewrite
+
+/// Turns one Kubernetes Service and its EndpointSlices into the services nfq-lb balances, with
+/// kube-proxy's semantics (pkg/proxy/servicechangetracker.go, endpointslicecache.go): one
+/// service per cluster IP and port, endpoints from every slice of the service matched to the
+/// port by name, conditions as the API defines their defaults.
+public struct ServiceMapper: Sendable {
+    public static let headlessLabel = "service.kubernetes.io/headless"
+    public static let serviceProxyNameLabel = "service.kubernetes.io/service-proxy-name"
+
+    public var settings: MappingSettings
+    public var registry: StrategyRegistry
+
+    public init(settings: MappingSettings, registry: StrategyRegistry = .standard) {
+        self.settings = settings
+        self.registry = registry
+    }
+
+    /// What one Service becomes: its services (empty when none), what was skipped and why,
+    /// and the annotations that could not be used.
+    public struct Mapping: Sendable, Equatable {
+        public var services: [MappedService] = []
+        public var skipped: [SkipReason] = []
+        public var problems: [AnnotationProblem] = []
+    }
+
+    /// kube-proxy's label rules: headless-labelled services are never taken; a service is
+    /// this proxy's when its `service-proxy-name` label equals `serviceProxyName` (empty: when
+    /// it has no such label).
+    public func selects(_ service: KubernetesService) -> Bool {
+        let labels = service.metadata.labels ?? [:]
+        if labels[Self.headlessLabel] != nil { return false }
+        if settings.serviceProxyName.isEmpty { return labels[Self.serviceProxyNameLabel] == nil }
+        return labels[Self.serviceProxyNameLabel] == settings.serviceProxyName
+    }
+
+    public func map(_ object: KubernetesService, slices: [EndpointSlice]) -> Mapping {
+        var mapping = Mapping()
+        guard selects(object), let spec = object.spec else { return mapping }
+        if spec.type == "ExternalName" {
+            mapping.skipped.append(.externalName)
+            return mapping
+        }
+        let clusterIPs = spec.clusterIPs ?? spec.clusterIP.map { [$0] } ?? []
+        if clusterIPs.first == "None" {
+            mapping.skipped.append(.headless)
+            return mapping
+        }
+        var vips: [IPAddress] = []
+        for text in clusterIPs {
+            guard let address = IPAddress(text) else {
+                mapping.skipped.append(.noClusterIP)
+                continue
+            }
+            guard address.isIPv4 else {
+                mapping.skipped.append(.ipv6)
+                continue
+            }
+            vips.append(address)
+        }
+        if clusterIPs.isEmpty { mapping.skipped.append(.noClusterIP) }
+        guard !vips.isEmpty else { return mapping }
+
+        let owner = object.storeKey
+        let annotations = ServiceAnnotations(object.metadata.annotations ?? [:], owner: owner, registry: registry)
+        mapping.problems = annotations.problems
+        var affinity: SessionAffinity?
+        if spec.sessionAffinity == "ClientIP" {
+            let timeout = spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? Int(SessionAffinity.defaultTimeoutSeconds)
+            let valid = (1...Int(SessionAffinity.maximumTimeoutSeconds)).contains(timeout)
+            affinity = SessionAffinity(timeoutSeconds: valid ? UInt32(timeout) : SessionAffinity.defaultTimeoutSeconds)
+        }
+        let localOnly = spec.internalTrafficPolicy == "Local"
+
+        for port in spec.ports ?? [] {
+            let proto: IPProtocolNumber
+            switch (port.protocol ?? "TCP").uppercased() {
+            case "TCP": proto = .tcp
+            case "UDP": proto = .udp
+            default:
+                mapping.skipped.append(.unsupportedProtocol)
+                continue
+            }
+            guard let number = UInt16(exactly: port.port), number > 0 else { continue }
+            let portName = port.name ?? ""
+            for vip in vips {
+                let endpoints = self.endpoints(for: port, proto: proto, family: vip.isIPv4 ? "IPv4" : "IPv6", slices: slices, localOnly: localOnly)
+                let label = portName.isEmpty ? "\(port.port)" : portName
+                let service = Service(name: "\(owner):\(label)", vip: vip, port: number, proto: proto,
+                                      strategy: annotations.strategy, strategyOptions: annotations.strategyOptions,
+                                      sessionAffinity: affinity, masquerade: annotations.masquerade, endpoints: endpoints)
+                mapping.services.append(MappedService(owner: owner, service: service, endpointRemoval: annotations.endpointRemoval,
+                                                      healthCheck: annotations.healthCheck))
+            }
+        }
+        return mapping
+    }
+
+    /// The endpoints of one service port: from every slice of the address family, the slice
+    /// port of the same name (kube-proxy's rule; failing that, the one named by a named
+    /// `targetPort`), each address once (a ready copy wins over a not-ready one).
+    func endpoints(for port: KubernetesService.Port, proto: IPProtocolNumber, family: String,
+                   slices: [EndpointSlice], localOnly: Bool) -> [Endpoint] {
+        var order: [EndpointKey] = []
+        var byKey: [EndpointKey: Endpoint] = [:]
+        let wanted = port.name ?? ""
+        for slice in slices where slice.addressType == family {
+            let candidates = (slice.ports ?? []).filter { ($0.protocol ?? "TCP").uppercased() == proto.kubernetesName }
+            var match = candidates.first { ($0.name ?? "") == wanted }
+            if match == nil, case .string(let named)? = port.targetPort {
+                match = candidates.first { $0.name == named }
+            }
+            guard let slicePort = match?.port, let number = UInt16(exactly: slicePort), number > 0 else { continue }
+            for item in slice.endpoints ?? [] {
+                guard let first = item.addresses.first, let address = IPAddress(first) else { continue }
+                if localOnly, item.nodeName != settings.nodeName { continue }
+                let conditions = EndpointConditions(ready: item.conditions?.ready ?? true,
+                                                    serving: item.conditions?.serving ?? true,
+                                                    terminating: item.conditions?.terminating ?? false)
+                let endpoint = Endpoint(address: address, port: number, conditions: conditions)
+                if let existing = byKey[endpoint.key] {
+                    if !existing.conditions.ready, conditions.ready { byKey[endpoint.key] = endpoint }
+                    continue
+                }
+                order.append(endpoint.key)
+                byKey[endpoint.key] = endpoint
+            }
+        }
+        // In address order, not slice order: an endpoint moving between slices changes nothing.
+        return order.sorted { ($0.address, $0.port) < ($1.address, $1.port) }.map { byKey[$0]! }
+    }
+}
+
+extension IPProtocolNumber {
+    /// The protocol's name in Kubernetes' API (`TCP`, `UDP`).
+    var kubernetesName: String { self == .udp ? "UDP" : "TCP" }
+}
