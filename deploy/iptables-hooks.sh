@@ -4,7 +4,7 @@
 # nfq-lb sees only the FIRST packet of each flow to a service address: a few fixed
 # rules send it to NFQUEUE, the daemon picks a backend and tells the kernel the NAT
 # (conntrack entry, in-place rewrite, or a packet mark looked up in an nftables map).
-# See ARCHITECTURE.md for why each rule is where it is.
+# See docs/ARCHITECTURE.md for why each rule is where it is.
 #
 # Everything of ours lives in chains named NFQLB-*, each reached from a built-in chain
 # by exactly one jump rule inserted first, plus (mode mark only) the nftables table

@@ -9,6 +9,6 @@ public enum ChecksumUpdate: Hashable, Sendable {
     /// of 0, "none", stays 0). Needed when the transport field is not a finished checksum:
     /// locally generated packets that the kernel queues with `NFQA_SKB_CSUMNOTREADY` carry only
     /// the pseudo-header sum there, and the kernel takes a returned payload as complete (see
-    /// ARCHITECTURE.md, "Checksum pitfall"). Costs a pass over the segment.
+    /// docs/ARCHITECTURE.md, "Checksum pitfall"). Costs a pass over the segment.
     case full
 }

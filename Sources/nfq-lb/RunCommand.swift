@@ -54,6 +54,13 @@ struct RunCommand: AsyncParsableCommand {
         }
         guard let daemon = loaded else { throw ExitCode(1) }
         let settings = daemon.config
+        if let kubernetes = settings.kubernetes {
+            // The source's pieces exist (KubernetesSource: client, reflectors, change tracker), but
+            // `run` does not feed them to the daemon yet: refusing is better than serving a config
+            // whose Kubernetes services would silently never be installed.
+            printError("\(config): kubernetes: the Kubernetes source (api server \(kubernetes.apiServer ?? kubernetes.kubeconfig ?? "?")) is not yet wired into `nfq-lb run`; remove the block and list the services in the file")
+            throw ExitCode(1)
+        }
         if installHooks {
             guard let script = HooksInstaller.locate(explicit: hooksScript) else {
                 printError("--install-hooks: iptables-hooks.sh not found; pass --hooks-script PATH")

@@ -3,7 +3,7 @@ import NFQLB
 import Testing
 
 extension KernelTests {
-    /// Mode mark writes only the bits of its mask into the packet mark (ARCHITECTURE.md, mode
+    /// Mode mark writes only the bits of its mask into the packet mark (docs/ARCHITECTURE.md, mode
     /// mark pitfall 2), and its conntrack entries carry the endpoint id set by the nat rule.
     @Suite("Mode mark")
     struct MarkMode {

@@ -3,7 +3,7 @@ import NFQLB
 import Testing
 
 extension KernelTests {
-    /// The EEXIST policy (ARCHITECTURE.md, "Retransmits and port reuse"): a client reusing a
+    /// The EEXIST policy (docs/ARCHITECTURE.md, "Retransmits and port reuse"): a client reusing a
     /// port replaces the old flow's entry; a retransmitted SYN keeps the first SYN's backend.
     @Suite("Retransmits and client port reuse")
     struct RetransmitsAndPortReuse {

@@ -1,7 +1,7 @@
 import Balancer
 
 /// nfq-lb's own features, read from a Service's `nfq-lb.io/...` annotations (the table in
-/// docs/kubernetes-annotations.md). Each annotation stands alone: a bad one is reported and
+/// docs/kubernetes.md, "Service annotations"). Each annotation stands alone: a bad one is reported and
 /// leaves its own feature at the default, never the others and never the service.
 public struct ServiceAnnotations: Sendable, Equatable {
     public static let strategy = "nfq-lb.io/strategy"

@@ -4,7 +4,7 @@
 /// 0x8000, CNIs) uses bits of its own: we write only inside `mask` and keep every other bit
 /// of the packet's mark. Inside the field (the mask's contiguous bits) the top bit flags
 /// masquerade (mode mark), and the rest holds a value: 1 reject, 2 notrack (mode rewrite's
-/// reinjection), 3–7 reserved, 8 and up an endpoint id. `deploy/iptables-hooks.sh` uses the
+/// reinjection), 3 reinjected (a masqueraded UDP datagram sent again from the node), 4–7 reserved, 8 and up an endpoint id. `deploy/iptables-hooks.sh` uses the
 /// same layout.
 public struct MarkLayout: Sendable, Equatable, CustomStringConvertible {
     public let mask: UInt32

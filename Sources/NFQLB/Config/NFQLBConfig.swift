@@ -3,7 +3,7 @@ import PacketRewrite
 
 /// The daemon's whole configuration, validated: what `check-config` accepts and `run` uses.
 public struct NFQLBConfig: Sendable, Equatable {
-    /// How a TCP flow's first packet gets its NAT (ARCHITECTURE.md, "TCP mode ...").
+    /// How a TCP flow's first packet gets its NAT (docs/ARCHITECTURE.md, "TCP mode ...").
     public enum TCPMode: String, Sendable, CaseIterable {
         /// The default: the worker only marks the packet; our nftables map turns the mark into
         /// the NAT (the fastest in bench/RESULTS.md: no netlink call per flow).

@@ -2,7 +2,7 @@ import PacketRewrite
 
 /// A conntrack entry to create: the flow's original tuple and the NAT the kernel must apply to it.
 ///
-/// Shaped exactly as ARCHITECTURE.md proves on this kernel: the reply tuple is the plain inverse
+/// Shaped exactly as docs/ARCHITECTURE.md proves on this kernel: the reply tuple is the plain inverse
 /// (the kernel fixes it up from the NAT), the timeout is mandatory, TCP starts in SYN_SENT.
 public struct ConntrackCreateRequest: Sendable {
     public var original: FlowTuple

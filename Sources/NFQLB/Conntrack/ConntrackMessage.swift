@@ -1,6 +1,6 @@
 import PacketRewrite
 
-/// Builds and parses ctnetlink messages (the exact attribute layout of ARCHITECTURE.md).
+/// Builds and parses ctnetlink messages (the exact attribute layout of docs/ARCHITECTURE.md).
 enum ConntrackMessage {
     /// The largest message we build: a CT_NEW with IPv6 tuples, both NATs, protoinfo and mark.
     static let maximumLength = 512

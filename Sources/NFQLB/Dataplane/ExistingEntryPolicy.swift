@@ -3,7 +3,7 @@ import SystemPackage
 
 /// What to do when CT_NEW meets an entry that already holds the flow's tuple (EEXIST).
 ///
-/// ARCHITECTURE.md, "Retransmits and port reuse": raw runs before conntrack, so every
+/// docs/ARCHITECTURE.md, "Retransmits and port reuse": raw runs before conntrack, so every
 /// retransmitted SYN is queued again and finds the entry its first copy made; a client that
 /// reuses a port finds the entry of its previous connection. The first must keep the backend
 /// already chosen; the second must be replaced, or the tuple is blackholed until it times out.

@@ -1,7 +1,7 @@
 import PacketRewrite
 /// Mode `mark` (TCP and UDP): no conntrack call at all. The verdict carries the endpoint's id
 /// in our mark field, and our nftables map in the nat hooks turns it into the DNAT, so the
-/// kernel creates the entry and NATs the flow itself (ARCHITECTURE.md, "TCP mode mark").
+/// kernel creates the entry and NATs the flow itself (docs/ARCHITECTURE.md, "TCP mode mark").
 struct MarkFlowPath: FlowPath {
     let settings: FlowPathSettings
 

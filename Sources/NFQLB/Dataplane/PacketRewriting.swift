@@ -18,7 +18,7 @@ enum PacketRewriting {
         guard !packet.isTruncated, let view = try? PacketView(validating: packet.bytes) else { return false }
         let target = target(for: flow, entry: entry)
         // A partial checksum (locally generated packet with GSO) must come back complete:
-        // the kernel treats a returned payload as checksummed (ARCHITECTURE.md).
+        // the kernel treats a returned payload as checksummed (docs/ARCHITECTURE.md).
         let mode: ChecksumUpdate = packet.hasPartialChecksum ? .full : .incremental
         do {
             try view.rewriteDestination(address: target.destination, port: target.destinationPort, checksum: mode)

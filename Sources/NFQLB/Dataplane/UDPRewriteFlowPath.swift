@@ -6,7 +6,7 @@ import PacketRewrite
 ///
 /// A second datagram of the flow queued before the first is confirmed (glibc's parallel A and
 /// AAAA queries) meets EEXIST and is rewritten to the backend of the entry already there:
-/// a different pick would be lost silently (ARCHITECTURE.md, the DNS 5 s stall).
+/// a different pick would be lost silently (docs/ARCHITECTURE.md, the DNS 5 s stall).
 ///
 /// Masqueraded datagrams (the service asks, or the client is the chosen endpoint: hairpin)
 /// cannot be rewritten: a source rewritten to the node's own address is a martian on input,

@@ -1,7 +1,7 @@
 /// A fixed buffer that collects netlink messages to send in one `sendmsg`.
 ///
 /// Allocated once per worker; batching is where the kernel round trip is amortised
-/// (ARCHITECTURE.md: 3.7–4.8 µs per batched CT_NEW against 5–7 µs alone).
+/// (docs/ARCHITECTURE.md: 3.7–4.8 µs per batched CT_NEW against 5–7 µs alone).
 final class NetlinkBatchBuffer {
     let base: UnsafeMutableRawPointer
     let capacity: Int

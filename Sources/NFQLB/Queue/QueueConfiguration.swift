@@ -1,4 +1,4 @@
-/// How a queue is bound: the kernel-side settings ARCHITECTURE.md lists under "Queue settings".
+/// How a queue is bound: the kernel-side settings docs/ARCHITECTURE.md lists under "Queue settings".
 public struct QueueConfiguration: Sendable, Equatable {
     /// Bytes of each packet copied to us. Mode `conntrack` and `mark` need only the headers;
     /// a path that returns the packet (rewrite, UDP) needs all of it, or the kernel truncates it.
