@@ -17,7 +17,7 @@ scripts/install-deps.sh || { echo "scripts/test.sh: installing Debian packages f
 
 cleanup() {
     # Whatever a crashed step left: test, benchmark and demo clusters, with their rules.
-    for prefix in nfqt nfqb cltest; do CLUSTER_PREFIX=$prefix deploy/cluster.sh down >/dev/null 2>&1 || true; done
+    for prefix in nfqt nfqb cltest; do CLUSTER_PREFIX=$prefix testbed/cluster.sh down >/dev/null 2>&1 || true; done
 }
 trap cleanup EXIT
 
@@ -38,9 +38,9 @@ step() {
 step build swift build --build-tests
 step unit-tests swift test --skip-build --skip IntegrationTests
 step integration-tests swift test --skip-build --filter IntegrationTests
-step hooks-test deploy/tests/hooks-test.sh
-step cluster-test deploy/tests/cluster-test.sh
-step kubernetes-manifests python3 deploy/tests/kubernetes-manifests-test.py
+step hooks-test testbed/tests/hooks-test.sh
+step cluster-test testbed/tests/cluster-test.sh
+step kubernetes-manifests python3 testbed/tests/kubernetes-manifests-test.py
 step fuzz-packet-parser fuzz/run.sh packet "${FUZZ_SECONDS:-60}"
 step fuzz-netlink-parser fuzz/run.sh netlink "${FUZZ_SECONDS:-60}"
 step fuzz-config-loader fuzz/run.sh config "${FUZZ_SECONDS:-60}"

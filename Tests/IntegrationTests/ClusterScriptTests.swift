@@ -1,9 +1,9 @@
 import Foundation
 import Testing
 
-/// deploy/cluster.sh with a stand-in `ip` command, so no namespace is touched and no root is
+/// testbed/cluster.sh with a stand-in `ip` command, so no namespace is touched and no root is
 /// needed: how the script behaves when other clusters' namespaces exist on the machine.
-@Suite("deploy/cluster.sh beside other clusters")
+@Suite("testbed/cluster.sh beside other clusters")
 struct ClusterScriptTests {
     @Test("cluster.sh status exits 0 when `ip netns list` shows another prefix's namespace last")
     func statusIgnoresOtherPrefixesWhateverTheirOrder() throws {

@@ -5,7 +5,7 @@ extension KernelTests {
     /// Masqueraded services, and a pod whose service picks the pod itself (hairpin). A hairpin
     /// packet leaves the bridge by the port it came in on, which a Linux bridge allows only with
     /// hairpin mode on that port (kubelet and the bridge CNI set `hairpinMode: true`, and so does
-    /// deploy/lib/cluster.sh); and the pod drops a packet from its own address unless the node
+    /// testbed/lib/cluster.sh); and the pod drops a packet from its own address unless the node
     /// masquerades it. kube-proxy masquerades every flow whose source is the endpoint chosen for
     /// it, whatever the service says, and so does nfq-lb.
     @Suite("Masquerade and hairpin")
@@ -45,7 +45,7 @@ extension KernelTests {
         @Test("The cluster's bridge ports are in hairpin mode, as a bridge CNI sets them")
         func clusterBridgePortsAreInHairpinMode() throws {
             for pod in Cluster.pods {
-                #expect(try Cluster.hairpinIsOn(pod), "hairpin mode is off on the bridge port of \(pod) (deploy/lib/cluster.sh)")
+                #expect(try Cluster.hairpinIsOn(pod), "hairpin mode is off on the bridge port of \(pod) (testbed/lib/cluster.sh)")
             }
         }
 

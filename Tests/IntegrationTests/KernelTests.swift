@@ -1,7 +1,7 @@
 import NFQLB
 import Testing
 
-/// Every test that runs the real kernel path: network namespaces (deploy/lib/cluster.sh,
+/// Every test that runs the real kernel path: network namespaces (testbed/lib/cluster.sh,
 /// prefix nfqt), the hooks of deploy/iptables-hooks.sh in node1, and the nfq-lb binary in
 /// node1's netns. The nested suites live in the other files of this directory; all of them run
 /// one after the other (`.serialized`), inside one cluster that `.kernelCluster` brings up once

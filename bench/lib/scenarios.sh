@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # bench/lib/scenarios.sh - the benchmark's scenarios: set up, measure, tear down.
-# Sourced by bench/run after deploy/lib/cluster.sh and bench/lib/gen.sh. Uses the globals that
+# Sourced by bench/run after testbed/lib/cluster.sh and bench/lib/gen.sh. Uses the globals that
 # bench/run sets: ROOT OUT BIN RUNDIR LOGDIR NODE CLIENT_NS CLIENT_IP NFQLB_BIN HOOKS METRICS_PORT
 # CONNS SYNS THREADS C_REF_SKIP, and appends one line per scenario run to $OUT/raw.csv.
 

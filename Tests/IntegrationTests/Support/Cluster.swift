@@ -13,8 +13,8 @@ enum Repository {
         return url.path
     }()
 
-    static var clusterScript: String { root + "/deploy/cluster.sh" }
-    static var clusterLibrary: String { root + "/deploy/lib/cluster.sh" }
+    static var clusterScript: String { root + "/testbed/cluster.sh" }
+    static var clusterLibrary: String { root + "/testbed/lib/cluster.sh" }
     static var hooksScript: String { root + "/deploy/iptables-hooks.sh" }
 
     /// The daemon under test: `NFQLB_BINARY`, or the debug build in the repository.
@@ -73,7 +73,7 @@ enum KernelPrerequisites {
     }
 }
 
-/// The namespace cluster of deploy/lib/cluster.sh, prefix `nfqt`: nodes nfqt-node1 and
+/// The namespace cluster of testbed/lib/cluster.sh, prefix `nfqt`: nodes nfqt-node1 and
 /// nfqt-node2, pods nNpI at 10.244.N.(10+I), servers in every pod (nginx :8080, dnsmasq :53,
 /// UDP echo :9000) plus the tests' own TCP echo on :9100. The balancer runs in node1.
 enum Cluster {
@@ -127,11 +127,11 @@ enum Cluster {
     // MARK: Lifecycle
 
     /// Brings the cluster up with every server (an old cluster of this prefix is replaced):
-    /// what `deploy/cluster.sh up 3 --servers` does, through the library's functions.
+    /// what `testbed/cluster.sh up 3 --servers` does, through the library's functions.
     ///
     /// Not through `cluster.sh up` itself: it ends with `cluster_status`, which exits 1 under
     /// `set -e -o pipefail` whenever `ip netns list` happens to list another prefix's netns
-    /// last (deploy/lib/cluster.sh `_cl_all_ns`; ClusterScriptTests holds the known issue).
+    /// last (testbed/lib/cluster.sh `_cl_all_ns`; ClusterScriptTests holds the known issue).
     static func up() throws {
         let script = """
             cluster_up \(podsPerNode) || exit 1
@@ -176,10 +176,10 @@ enum Cluster {
             if pids.isEmpty || !alive.isEmpty {
                 let listing = alive.isEmpty ? "" : ((try? Shell.run(["ps", "-o", "pid,ppid,stat,args", "-p", alive.map(String.init).joined(separator: ",")],
                                                                     timeout: 10))?.stdout ?? "")
-                problems.append("deploy/cluster.sh down failed: \(result)\n\(listing)")
+                problems.append("testbed/cluster.sh down failed: \(result)\n\(listing)")
             }
         } else if result == nil {
-            problems.append("deploy/cluster.sh down could not be started")
+            problems.append("testbed/cluster.sh down could not be started")
         }
         let leftNamespaces = ((try? Shell.run(["ip", "netns", "list"], timeout: 10))?.stdout ?? "")
             .split(separator: "\n").map { String($0.split(separator: " ").first ?? "") }.filter { $0.hasPrefix(prefix + "-") }
@@ -190,7 +190,7 @@ enum Cluster {
         return problems
     }
 
-    /// Runs a snippet of bash with deploy/lib/cluster.sh sourced (servers it starts are
+    /// Runs a snippet of bash with testbed/lib/cluster.sh sourced (servers it starts are
     /// detached from the test process; see `BackgroundProcess`).
     @discardableResult
     static func library(_ script: String, timeout: Double = 30) throws -> CommandResult {

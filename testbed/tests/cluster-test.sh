@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# cluster-test.sh - self-test of deploy/lib/cluster.sh (the namespace test cluster).
+# cluster-test.sh - self-test of testbed/lib/cluster.sh (the namespace test cluster).
 #
 # Brings a cluster up with prefix "cltest" (3 pods per node) and checks: pod->pod HTTP on
 # the same node and across nodes, node->pod HTTP, dig to a dnsmasq pod (TXT/A/AAAA), glibc
@@ -9,7 +9,7 @@
 # no cltest-* netns, no process, no /etc/netns/cltest-* and no state dir remain.
 # A trap tears everything down on failure too.
 #
-# usage: deploy/tests/cluster-test.sh [-v]    (root)
+# usage: testbed/tests/cluster-test.sh [-v]    (root)
 # exit: 0 all passed, 1 some check failed (each failure is printed), 2 cannot run
 # functions below are called indirectly through check:
 # shellcheck disable=SC2317 source-path=SCRIPTDIR

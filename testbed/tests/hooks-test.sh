@@ -16,7 +16,7 @@
 # and bad options are refused with exit 2.
 # Everything happens inside the namespace; it is deleted on exit, also on failure.
 #
-# usage: deploy/tests/hooks-test.sh [-v]      (root; env HOOKS_TEST_NETNS, default hooks-scratch)
+# usage: testbed/tests/hooks-test.sh [-v]      (root; env HOOKS_TEST_NETNS, default hooks-scratch)
 # exit: 0 all passed, 1 some check failed (each failure is printed), 2 cannot run
 
 # functions below are called indirectly through check/bash -c:
@@ -25,7 +25,7 @@ set -euo pipefail
 
 PROG=${0##*/}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-HOOKS=$HERE/../iptables-hooks.sh
+HOOKS=$HERE/../../deploy/iptables-hooks.sh
 NS=${HOOKS_TEST_NETNS:-hooks-scratch}
 VERBOSE=0
 

@@ -9,7 +9,7 @@ import sys
 
 import yaml
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "kubernetes")
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "deploy", "kubernetes")
 KINDS = {"ServiceAccount": "v1", "ConfigMap": "v1", "ClusterRole": "rbac.authorization.k8s.io/v1",
          "ClusterRoleBinding": "rbac.authorization.k8s.io/v1", "DaemonSet": "apps/v1"}
 problems = []

@@ -4,7 +4,7 @@
 # service addresses spread over pods on both nodes (TCP from a pod and from the node itself,
 # UDP DNS), `nfq-lb status`, a few metrics and a live reload; then removes everything.
 #
-#   deploy/demo.sh [--mode mark|conntrack|rewrite] [--requests N]
+#   testbed/demo.sh [--mode mark|conntrack|rewrite] [--requests N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,8 +29,8 @@ swift build -c release --product nfq-lb 2>&1 | tail -1
 bin=$(swift build -c release --show-bin-path)/nfq-lb
 
 export CLUSTER_PREFIX=demo CLUSTER_QUIET=1
-# shellcheck source=deploy/lib/cluster.sh
-source deploy/lib/cluster.sh
+# shellcheck source=testbed/lib/cluster.sh
+source testbed/lib/cluster.sh
 work=$(mktemp -d /tmp/nfq-lb-demo.XXXXXX)
 daemon_pid=
 cleanup() {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# cluster.sh - bring the namespace test cluster of deploy/lib/cluster.sh up or down.
+# cluster.sh - bring the namespace test cluster of testbed/lib/cluster.sh up or down.
 # Used by people, the demo, the benchmark and the Swift integration tests
-# (CLUSTER_PREFIX=nfqt deploy/cluster.sh up).
+# (CLUSTER_PREFIX=nfqt testbed/cluster.sh up).
 set -euo pipefail
 
 PROG=${0##*/}
