@@ -36,7 +36,7 @@ import Testing
     @Test func aFailedDeletionIsKeptAndRetriedAfterTheIntervalUntilItSucceeds() {
         let deleter = ScriptedDeleter(failing: 1)
         let retrier = StaleEntryRetrier(deleter: deleter, intervalMilliseconds: 1000, sweeps: 1)
-        let first = retrier.clean([udpTarget], now: 0)
+        let first = retrier.clean([udpTarget], uses: [:], now: 0)
         #expect(first.deleted == 0 && first.failed.count == 1)
         #expect(retrier.pending == 1 && retrier.failures == 1)
 
@@ -51,7 +51,7 @@ import Testing
     @Test func consecutiveFailuresBackOffByDoublingUpToTheCap() {
         let deleter = ScriptedDeleter(failing: 10)
         let retrier = StaleEntryRetrier(deleter: deleter, intervalMilliseconds: 1000, maxBackoffMilliseconds: 4000, sweeps: 1)
-        _ = retrier.clean([udpTarget], now: 0)  // failure 1: next at 1000
+        _ = retrier.clean([udpTarget], uses: [:], now: 0)  // failure 1: next at 1000
         _ = retrier.tick(now: 1000, uses: [:])  // failure 2: next at 3000
         #expect(!retrier.hasWork(now: 2999) && retrier.hasWork(now: 3000))
         _ = retrier.tick(now: 3000, uses: [:])  // failure 3: next at 7000
@@ -63,19 +63,32 @@ import Testing
     @Test func aSuccessfulDeletionIsSweptAgainToCatchEntriesThatRacedIt() {
         let deleter = ScriptedDeleter(failing: 0)
         let retrier = StaleEntryRetrier(deleter: deleter, intervalMilliseconds: 1000, sweeps: 3)
-        _ = retrier.clean([udpTarget], now: 0)
+        _ = retrier.clean([udpTarget], uses: [:], now: 0)
         for second in 1...5 { _ = retrier.tick(now: UInt64(second) * 1000, uses: [:]) }
         #expect(deleter.calls.count == 3, "one deletion and two sweeps, then the target is done")
         #expect(retrier.pending == 0)
     }
 
-    @Test func aTargetWhoseEndpointServesAgainIsDroppedWithoutDeletingAnything() {
+    @Test func aTargetWhoseEndpointTakesNewFlowsAgainIsDroppedWithoutDeletingAnything() {
         let deleter = ScriptedDeleter(failing: 1)
         let retrier = StaleEntryRetrier(deleter: deleter, intervalMilliseconds: 1000)
-        _ = retrier.clean([udpTarget], now: 0)
-        let outcome = retrier.tick(now: 1000, uses: [endpoint: .init(candidate: [], serving: [.udp])])
+        _ = retrier.clean([udpTarget], uses: [:], now: 0)
+        let outcome = retrier.tick(now: 1000, uses: [endpoint: .init(candidate: [.udp], serving: [.udp])])
         #expect(outcome == .init())
         #expect(deleter.calls.count == 1)
+        #expect(retrier.pending == 0)
+    }
+
+    @Test func aTerminatingButServingEndpointIsWatchedAndLosesItsUDPEntriesOnceItStopsServing() {
+        let deleter = ScriptedDeleter(failing: 0)
+        let retrier = StaleEntryRetrier(deleter: deleter, intervalMilliseconds: 1000, sweeps: 1)
+        let serving: [EndpointKey: StaleEntryPolicy.EndpointUse] = [endpoint: .init(candidate: [], serving: [.udp])]
+        _ = retrier.clean([udpTarget], uses: serving, now: 0)
+        _ = retrier.tick(now: 1000, uses: serving)
+        #expect(deleter.calls.isEmpty, "the entries of a serving endpoint were deleted")
+        #expect(retrier.pending == 1)
+        let removed = retrier.tick(now: 2000, uses: [:])
+        #expect(removed.deleted == 1 && deleter.calls.map(\.protocols) == [[.udp]])
         #expect(retrier.pending == 0)
     }
 
@@ -83,7 +96,7 @@ import Testing
         let retrier = StaleEntryRetrier(deleter: ScriptedDeleter(failing: 100), capacity: 2)
         var dropped = 0
         for id in UInt32(8)...10 {
-            dropped += retrier.clean([(.init(endpoint: endpoint, id: id, protocols: [.udp]), false)], now: UInt64(id)).dropped
+            dropped += retrier.clean([(.init(endpoint: endpoint, id: id, protocols: [.udp]), false)], uses: [:], now: UInt64(id)).dropped
         }
         #expect(retrier.pending == 2 && dropped == 1)
     }
@@ -91,7 +104,7 @@ import Testing
     @Test func targetsWithNothingToDeleteAreNotKept() {
         let deleter = ScriptedDeleter(failing: 0)
         let retrier = StaleEntryRetrier(deleter: deleter)
-        _ = retrier.clean([(.init(endpoint: endpoint, id: 9, protocols: []), false)], now: 0)
+        _ = retrier.clean([(.init(endpoint: endpoint, id: 9, protocols: []), false)], uses: [:], now: 0)
         #expect(retrier.pending == 0 && deleter.calls.isEmpty)
     }
 }

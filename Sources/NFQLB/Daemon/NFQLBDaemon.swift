@@ -289,15 +289,13 @@ public final class NFQLBDaemon: Sendable {
     /// serving endpoint keeps its UDP entries); `staleEntries` retries what failed.
     fileprivate func cleanStale(_ removed: [EndpointKey: Set<IPProtocolNumber>], resetting: Set<EndpointKey>, marks: MarkLayout,
                             idsBefore: (EndpointKey) -> UInt32?) -> Int {
-        let uses = staleEntryUses()
         var targets: [(target: StaleEntryCleaner.Target, resetting: Bool)] = []
         for (key, protocols) in removed {
             guard let id = idsBefore(key) else { continue }
-            let reset = resetting.contains(key)
-            let doomed = StaleEntryPolicy.protocolsToDelete(stopped: protocols, resetting: reset, use: uses[key] ?? .init())
-            targets.append((.init(endpoint: key, id: id, protocols: doomed), reset))
+            targets.append((.init(endpoint: key, id: id, protocols: protocols), resetting.contains(key)))
         }
-        return reportStaleCleanup(staleEntries.clean(targets, now: MonotonicClock.milliseconds()), endpoints: removed.count)
+        let outcome = staleEntries.clean(targets, uses: staleEntryUses(), now: MonotonicClock.milliseconds())
+        return reportStaleCleanup(outcome, endpoints: removed.count)
     }
 
     /// Settings bound into the kernel or the workers at start: a reload that changes them is

@@ -15,7 +15,8 @@ import Synchronization
 ///   worker that still held the previous snapshot, or a packet queued before the change,
 ///   appears after the first deletion and is caught by the next sweep.
 /// Before each attempt the rule of `StaleEntryPolicy` is applied to the services in force
-/// then, so an endpoint that came back (or became serving again) is left alone.
+/// then: an endpoint that takes new flows again is forgotten, and one that still serves
+/// (terminating) is watched, its UDP entries kept until it stops serving or leaves the config.
 ///
 /// The set is bounded (`capacity`); past it the oldest target is dropped and counted.
 public final class StaleEntryRetrier: Sendable {
@@ -71,9 +72,11 @@ public final class StaleEntryRetrier: Sendable {
     /// Failed deletions so far.
     public var failures: Int { state.withLock { $0.failures } }
 
-    /// First attempt for `targets` (protocols already decided by `StaleEntryPolicy`), each then
-    /// kept for retries and sweeps.
-    func clean(_ targets: [(target: StaleEntryCleaner.Target, resetting: Bool)], now: UInt64) -> Outcome {
+    /// First attempt for `targets` (their protocols: those on which the endpoint stopped
+    /// taking new flows), each then kept for retries, sweeps, or, while the endpoint still
+    /// serves, watching: its UDP entries go the moment it stops serving or leaves the config.
+    func clean(_ targets: [(target: StaleEntryCleaner.Target, resetting: Bool)],
+               uses: [EndpointKey: StaleEntryPolicy.EndpointUse], now: UInt64) -> Outcome {
         state.withLock { state in
             var outcome = Outcome()
             for (target, resetting) in targets where !target.protocols.isEmpty {
@@ -82,7 +85,10 @@ public final class StaleEntryRetrier: Sendable {
                 job.protocols.formUnion(target.protocols)
                 job.resetting = job.resetting || resetting
                 job.sweepsLeft = sweeps
-                attempt(key, &job, protocols: job.protocols, now: now, state: &state, outcome: &outcome)
+                guard visit(key, &job, use: uses[key.endpoint] ?? .init(), now: now, state: &state, outcome: &outcome) else {
+                    state.jobs[key] = nil
+                    continue
+                }
                 if state.jobs[key] == nil && state.jobs.count >= capacity { dropOldest(&state, &outcome) }
                 state.jobs[key] = job
             }
@@ -91,24 +97,33 @@ public final class StaleEntryRetrier: Sendable {
         }
     }
 
-    /// Retries and sweeps the targets that are due at `now`, against how the services in
-    /// force use each endpoint now.
+    /// Retries, sweeps and watches the targets that are due at `now`, against how the
+    /// services in force use each endpoint now.
     func tick(now: UInt64, uses: [EndpointKey: StaleEntryPolicy.EndpointUse]) -> Outcome {
         state.withLock { state in
             var outcome = Outcome()
             for (key, var job) in state.jobs where job.due <= now {
-                let protocols = StaleEntryPolicy.protocolsToDelete(stopped: job.protocols, resetting: job.resetting,
-                                                                   use: uses[key.endpoint] ?? .init())
-                guard !protocols.isEmpty else {
-                    state.jobs[key] = nil
-                    continue
-                }
-                attempt(key, &job, protocols: protocols, now: now, state: &state, outcome: &outcome)
-                state.jobs[key] = job.sweepsLeft > 0 ? job : nil
+                let keep = visit(key, &job, use: uses[key.endpoint] ?? .init(), now: now, state: &state, outcome: &outcome)
+                state.jobs[key] = keep ? job : nil
             }
             pendingGauge.record(state.jobs.count)
             return outcome
         }
+    }
+
+    /// Deletes what the policy says goes now; returns whether the target is still wanted (not
+    /// taking new flows again, and not done with its sweeps).
+    private func visit(_ key: Key, _ job: inout Job, use: StaleEntryPolicy.EndpointUse, now: UInt64,
+                       state: inout State, outcome: inout Outcome) -> Bool {
+        guard !job.protocols.subtracting(use.candidate).isEmpty else { return false }
+        let protocols = StaleEntryPolicy.protocolsToDelete(stopped: job.protocols, resetting: job.resetting, use: use)
+        guard !protocols.isEmpty else {
+            // Still serving (terminating): watched, nothing deleted.
+            job.due = now + intervalMilliseconds
+            return true
+        }
+        attempt(key, &job, protocols: protocols, now: now, state: &state, outcome: &outcome)
+        return job.sweepsLeft > 0
     }
 
     /// Whether any target is due at `now` (the caller then computes the uses and ticks).
