@@ -24,6 +24,12 @@
 #   filter FORWARD, OUTPUT     -> NFQLB-REJECT
 #            -p tcp -m mark --mark REJECT/ID_MASK -j REJECT --reject-with tcp-reset
 #            -p udp -m mark --mark REJECT/ID_MASK -j REJECT --reject-with icmp-port-unreachable
+#   filter FORWARD             -> NFQLB-FORWARD
+#            -m conntrack --ctstate INVALID -j DROP
+#          (kube-proxy's rule, kubernetes/kubernetes#74839: an out-of-window TCP segment of a
+#           NATed flow is INVALID, so it is not un-NATed; forwarded, it reaches the client
+#           from the endpoint's address, the client answers with a RST, and the RST resets
+#           the endpoint's side of the connection)
 #   [mark] nft table ip nfqlb: map endpoints (mark -> ipv4_addr . inet_service, owned by
 #          the daemon and kept across re-installs), nat chains pre/out (dnat through the
 #          map, then a trailing drop for unmapped first packets) and post (masquerade).
@@ -347,13 +353,13 @@ install_input() {
         [raw]="PREROUTING:NFQLB-PREROUTING OUTPUT:NFQLB-OUTPUT"
         [mangle]="PREROUTING:NFQLB-PREROUTING OUTPUT:NFQLB-OUTPUT"
         [nat]="POSTROUTING:NFQLB-POSTROUTING"
-        [filter]="FORWARD:NFQLB-REJECT OUTPUT:NFQLB-REJECT"
+        [filter]="FORWARD:NFQLB-REJECT OUTPUT:NFQLB-REJECT FORWARD:NFQLB-FORWARD"
     )
     local -A desired_chains=(
         [raw]="NFQLB-PREROUTING NFQLB-OUTPUT"
         [mangle]="NFQLB-PREROUTING NFQLB-OUTPUT"
         [nat]="NFQLB-POSTROUTING"
-        [filter]="NFQLB-REJECT"
+        [filter]="NFQLB-REJECT NFQLB-FORWARD"
     )
     local existing
     existing=" $(existing_tables "$ipt" | tr '\n' ' ') "
@@ -408,7 +414,8 @@ install_input() {
                 printf -- '-A NFQLB-POSTROUTING -m conntrack --ctstate DNAT -j RETURN\n' ;;
             filter)
                 printf -- '-A NFQLB-REJECT -p tcp -m mark --mark %s/%s -j REJECT --reject-with tcp-reset\n' "$(hex "$MARK_REJECT")" "$(hex "$ID_MASK")"
-                printf -- '-A NFQLB-REJECT -p udp -m mark --mark %s/%s -j REJECT --reject-with icmp-port-unreachable\n' "$(hex "$MARK_REJECT")" "$(hex "$ID_MASK")" ;;
+                printf -- '-A NFQLB-REJECT -p udp -m mark --mark %s/%s -j REJECT --reject-with icmp-port-unreachable\n' "$(hex "$MARK_REJECT")" "$(hex "$ID_MASK")"
+                printf -- '-A NFQLB-FORWARD -m conntrack --ctstate INVALID -j DROP\n' ;;
         esac
         # jump rules, first in the built-in chain, only if missing
         for i in ${desired_jumps[$table]:-}; do
@@ -506,7 +513,8 @@ do_status() {
     local -a missing=()
     local -a want=(raw:PREROUTING:NFQLB-PREROUTING raw:OUTPUT:NFQLB-OUTPUT
         mangle:PREROUTING:NFQLB-PREROUTING mangle:OUTPUT:NFQLB-OUTPUT
-        nat:POSTROUTING:NFQLB-POSTROUTING filter:FORWARD:NFQLB-REJECT filter:OUTPUT:NFQLB-REJECT)
+        nat:POSTROUTING:NFQLB-POSTROUTING filter:FORWARD:NFQLB-REJECT filter:OUTPUT:NFQLB-REJECT
+        filter:FORWARD:NFQLB-FORWARD)
     for ipt in "${IPT_LIST[@]}"; do
         be=$(backend_of "$ipt" || echo "?")
         local all="" existing

@@ -81,7 +81,7 @@ struct RunCommand: AsyncParsableCommand {
         try monitor.start()
         resync.start()
         var services: [any ServiceLifecycle.Service] = [WorkerService(pool: pool), ConntrackEventService(monitor: monitor, resynchronizer: resync),
-                                                        ConfigReloader(daemon: daemon)]
+                                                        ConfigReloader(daemon: daemon), StaleEntryRetryService(daemon: daemon)]
         if let map = daemon.endpointMap as? NFTablesEndpointMap { services.append(EndpointMapReconciler(map: map, logger: logger)) }
         if settings.metrics.enabled {
             // The first config is in force: `activate` above succeeded.

@@ -201,7 +201,7 @@ test_mode() { # test_mode IPT MODE
     local syn='-p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN'
     local jump
     for jump in "-A PREROUTING -j NFQLB-PREROUTING" "-A OUTPUT -j NFQLB-OUTPUT" \
-        "-A POSTROUTING -j NFQLB-POSTROUTING" "-A FORWARD -j NFQLB-REJECT" "-A OUTPUT -j NFQLB-REJECT"; do
+        "-A POSTROUTING -j NFQLB-POSTROUTING" "-A FORWARD -j NFQLB-REJECT" "-A OUTPUT -j NFQLB-REJECT" "-A FORWARD -j NFQLB-FORWARD"; do
         check "jump present: $jump" has_line "$save" "$jump"
     done
     check "raw tcp queue rule" has_line "$save" "-A NFQLB-PREROUTING -d 10.96.0.0/12 $syn -j NFQUEUE $q"
@@ -209,6 +209,7 @@ test_mode() { # test_mode IPT MODE
     check "nat prerequisite" has_line "$save" "-A NFQLB-POSTROUTING -m conntrack --ctstate DNAT -j RETURN"
     check "reject tcp" has_line "$save" "-A NFQLB-REJECT -p tcp -m mark --mark 0x10000/0x7fff0000 -j REJECT --reject-with tcp-reset"
     check "reject udp" has_line "$save" "-A NFQLB-REJECT -p udp -m mark --mark 0x10000/0x7fff0000 -j REJECT --reject-with icmp-port-unreachable"
+    check "conntrack INVALID dropped in FORWARD" has_line "$save" "-A NFQLB-FORWARD -m conntrack --ctstate INVALID -j DROP"
     if [[ $mode == mark ]]; then
         check "mangle udp rule (! CONFIRMED)" has_line "$save" "-A NFQLB-PREROUTING -d 10.96.0.0/12 -p udp -m conntrack ! --ctstatus CONFIRMED -j NFQUEUE $q"
         check "nft table present" nsx nft list table ip nfqlb
@@ -225,7 +226,7 @@ test_mode() { # test_mode IPT MODE
     # exactly one jump per built-in chain even after two installs
     local n
     n=$(grep -c -- '-j NFQLB-' <<<"$(grep -v '^-A NFQLB-' <<<"$save")")
-    check "exactly 7 jump rules (got $n)" test "$n" -eq 7
+    check "exactly 8 jump rules (got $n)" test "$n" -eq 8
 
     rc=0; out=$(hooks --iptables "$ipt" status 2>&1) || rc=$?
     check "status exits 0 when installed (rc=$rc)" test "$rc" -eq 0

@@ -7,7 +7,7 @@ import PacketRewrite
 /// entry, and so its dead endpoint, for as long as the client keeps sending. Our entries carry
 /// the endpoint's id in their mark, so the kernel finds them by mark; each is checked against
 /// its reply tuple (the backend) before it is deleted.
-public struct StaleEntryCleaner {
+public struct StaleEntryCleaner: StaleEntryDeleting {
     public let marks: MarkLayout
 
     public init(marks: MarkLayout) {
@@ -43,6 +43,12 @@ public struct StaleEntryCleaner {
             }
         }
         return deleted
+    }
+
+    /// One target on a netlink socket of its own (opened per call: retries are rare, and a
+    /// socket kept open between them would be one more thing to go stale).
+    public func deleteEntries(of target: Target) throws -> Int {
+        try clean([target], conntrack: ConntrackClient(batchCapacity: 1))
     }
 
     /// Our entries as they are now, for status and for adopting ids after a restart.

@@ -68,3 +68,27 @@ public struct ConntrackEventService: Service {
         }
     }
 }
+
+/// Retries failed stale-entry deletions and sweeps recent ones (`StaleEntryRetrier`) every
+/// quarter of its interval, as a lifecycle service; idle, each look is one lock.
+public struct StaleEntryRetryService: Service {
+    let daemon: NFQLBDaemon
+
+    public init(daemon: NFQLBDaemon) { self.daemon = daemon }
+
+    public func run() async throws {
+        let step = Duration.milliseconds(max(1, Int(daemon.staleEntries.intervalMilliseconds) / 4))
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try await Task.sleep(for: step)
+            } catch {
+                return
+            }
+            guard !Task.isShuttingDownGracefully else { return }
+            // Netlink calls block: they run on a thread of their own, only when something is due.
+            guard daemon.staleEntries.hasWork(now: MonotonicClock.milliseconds()) else { continue }
+            let daemon = self.daemon
+            await onDedicatedThread(name: "nfq-lb stale entries") { daemon.retryStaleEntries() }
+        }
+    }
+}

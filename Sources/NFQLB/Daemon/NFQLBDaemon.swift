@@ -20,6 +20,8 @@ public final class NFQLBDaemon: Sendable {
     public let metrics: NFQLBMetrics
     /// Keeps mode mark's nftables map in step with the endpoints; nil in other modes.
     public let endpointMap: (any EndpointMapWriter)?
+    /// Stale conntrack entries whose deletion is retried or swept again (`StaleEntryRetryService`).
+    public let staleEntries: StaleEntryRetrier
     private let applied: Mutex<Applied>
 
     /// What is in force now.
@@ -55,6 +57,7 @@ public final class NFQLBDaemon: Sendable {
         affinity = AffinityTable(capacity: 1 << 16)
         ids = EndpointIDAllocator(marks: config.marks)
         endpointMap = config.tcpMode == .mark ? NFTablesEndpointMap(marks: config.marks) : nil
+        staleEntries = StaleEntryRetrier(deleter: StaleEntryCleaner(marks: config.marks))
         applied = Mutex(Applied(config: config, unhealthy: []))
     }
 
@@ -282,28 +285,17 @@ public final class NFQLBDaemon: Sendable {
     }
 
     /// Deletes the UDP entries (and, for services that ask for `reset`, the TCP entries) of
-    /// endpoints that stopped taking flows.
+    /// endpoints that stopped taking flows, as `StaleEntryPolicy` decides (a terminating but
+    /// serving endpoint keeps its UDP entries); `staleEntries` retries what failed.
     fileprivate func cleanStale(_ removed: [EndpointKey: Set<IPProtocolNumber>], resetting: Set<EndpointKey>, marks: MarkLayout,
                             idsBefore: (EndpointKey) -> UInt32?) -> Int {
-        var targets: [StaleEntryCleaner.Target] = []
+        var targets: [(target: StaleEntryCleaner.Target, resetting: Bool)] = []
         for (key, protocols) in removed {
             guard let id = idsBefore(key) else { continue }
-            // UDP always goes; TCP drains (kube-proxy's behaviour) unless its service asks for reset.
-            let doomed = resetting.contains(key) ? protocols : protocols.intersection([.udp])
-            targets.append(.init(endpoint: key, id: id, protocols: doomed))
+            targets.append((.init(endpoint: key, id: id, protocols: protocols), resetting.contains(key)))
         }
-        do {
-            let client = try ConntrackClient(batchCapacity: 1)
-            let deleted = try StaleEntryCleaner(marks: marks).clean(targets, conntrack: client)
-            if deleted > 0 {
-                metrics.staleEntriesDeleted.increment(by: deleted)
-                logger.info("deleted \(deleted) conntrack entries of \(removed.count) endpoints that stopped taking flows")
-            }
-            return deleted
-        } catch {
-            logger.error("cleaning stale conntrack entries failed: \(error)")
-            return 0
-        }
+        let outcome = staleEntries.clean(targets, uses: staleEntryUses(), now: MonotonicClock.milliseconds())
+        return reportStaleCleanup(outcome, endpoints: removed.count)
     }
 
     /// Settings bound into the kernel or the workers at start: a reload that changes them is

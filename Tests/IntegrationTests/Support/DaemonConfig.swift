@@ -6,6 +6,8 @@ struct EndpointSpec: Sendable {
     var port: Int
     var weight: Int?
     var ready: Bool?
+    var serving: Bool?
+    var terminating: Bool?
 
     /// The endpoint of `pod` (its cluster address) on `port`.
     static func pod(_ pod: String, port: Int, weight: Int? = nil, ready: Bool? = nil) -> EndpointSpec {
@@ -107,6 +109,8 @@ struct DaemonConfig: Sendable {
                     var fields = ["address: \(endpoint.address)", "port: \(endpoint.port)"]
                     if let weight = endpoint.weight { fields.append("weight: \(weight)") }
                     if let ready = endpoint.ready { fields.append("ready: \(ready)") }
+                    if let serving = endpoint.serving { fields.append("serving: \(serving)") }
+                    if let terminating = endpoint.terminating { fields.append("terminating: \(terminating)") }
                     lines.append("      - {\(fields.joined(separator: ", "))}")
                 }
             }
