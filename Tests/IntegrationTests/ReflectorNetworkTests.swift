@@ -82,6 +82,9 @@ struct ReflectorNetworkTests {
 
         var changes: [ReflectorChange<Object>] { collected.current }
 
+        /// The first list is in, and its change has reached this consumer too.
+        var synced: Bool { reflector.hasSynced && !lists.isEmpty }
+
         /// The `all` and `deleted` of every complete list, in order.
         var lists: [(all: [String], deleted: [String])] {
             changes.compactMap {
@@ -150,7 +153,7 @@ struct ReflectorNetworkTests {
         try await Fixture.with { fixture in
             try fixture.server.apply(Self.service("a"))
             let running = fixture.reflector()
-            try #require(await until(10) { running.reflector.hasSynced })
+            try #require(await until(10) { running.synced })
             try fixture.server.apply(Self.service("b"))
             try #require(await until(10) { running.upserted == ["default/b"] })
             let lastSeen = try #require(running.reflector.resourceVersion)
@@ -176,7 +179,7 @@ struct ReflectorNetworkTests {
         try await Fixture.with { fixture in
             try fixture.server.apply(Self.services(["a", "b"]))
             let running = fixture.reflector()
-            try #require(await until(10) { running.reflector.hasSynced })
+            try #require(await until(10) { running.synced })
             let lastSeen = try #require(running.reflector.resourceVersion)
 
             // The watch goes down and stays down (503) while b is deleted, c created and the history compacted.
@@ -212,7 +215,7 @@ struct ReflectorNetworkTests {
         try await Fixture.with { fixture in
             try fixture.server.apply(Self.service("a"))
             let running = fixture.reflector()
-            try #require(await until(10) { running.reflector.hasSynced })
+            try #require(await until(10) { running.synced })
             let listed = try #require(running.reflector.resourceVersion)
             // A change of another kind moves the server's resourceVersion on; the services watch sees nothing of it.
             let newer = try fixture.server.apply(#"{"kind":"EndpointSlice","apiVersion":"discovery.k8s.io/v1","metadata":{"name":"x-1","labels":{"kubernetes.io/service-name":"x"}},"addressType":"IPv4","endpoints":[],"ports":[]}"#)
@@ -238,7 +241,7 @@ struct ReflectorNetworkTests {
     func rotatedTokenIsUsedAtOnce() async throws {
         try await Fixture.with { fixture in
             let running = fixture.reflector()
-            try #require(await until(10) { running.reflector.hasSynced })
+            try #require(await until(10) { running.synced })
             let old = fixture.server.currentToken
             let new = "rotated-" + UUID().uuidString.lowercased()
 
@@ -303,7 +306,7 @@ struct ReflectorNetworkTests {
             }
 
             try fixture.server.setFaults([])
-            try #require(await until(3) { running.reflector.hasSynced }, "not synced within the longest delay after the server recovered")
+            try #require(await until(3) { running.synced }, "not synced within the longest delay after the server recovered")
             #expect(running.lists.first?.all == ["default/a"])
             #expect(await running.stop())
         }
@@ -319,7 +322,7 @@ struct ReflectorNetworkTests {
             var options = Reflector<Node>.Options()
             options.backoff = Fixture.options.backoff
             let running = RunningReflector(Reflector<Node>.node(named: "node1", client: fixture.client, options: options, logger: quiet))
-            try #require(await until(10) { running.reflector.hasSynced })
+            try #require(await until(10) { running.synced })
             #expect(running.reflector.zone == "zone-a")
             #expect(running.lists.first?.all == ["node1"])
 
