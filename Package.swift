@@ -116,7 +116,7 @@ let package = Package(
         // Real kernel: network namespaces, iptables, NFQUEUE, conntrack. Needs root; fails (never skips) without it.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["NFQLB"]
+            dependencies: ["NFQLB", "KubernetesSource", .product(name: "Logging", package: "swift-log")]
         ),
     ],
     swiftLanguageModes: [.v6]

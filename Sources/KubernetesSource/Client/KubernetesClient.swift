@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 
 /// LIST and WATCH against the API server over one shared `HTTPClient` (async-http-client:
 /// TLS by swift-nio-ssl, connection pooling, HTTP/2 when the server offers it).
@@ -9,8 +10,8 @@ import NIOHTTP1
 /// Every failure the server explains comes back as a thrown `Status`: an HTTP error's body
 /// (a `Status` object; one is made from the HTTP code when the body is not one), so a 410 is
 /// the same `Status.isGone` whether it came as HTTP 410 or as an `ERROR` watch event.
-/// Transport failures (refused, reset, TLS verification) are thrown as async-http-client's
-/// and swift-nio-ssl's own errors.
+/// A refused certificate or failed handshake is thrown as `TLSFailure` (naming the server);
+/// other transport failures (refused, reset) as async-http-client's own errors.
 ///
 /// Call `shutdown()` before dropping the last reference: async-http-client requires it.
 public final class KubernetesClient: Sendable {
@@ -57,7 +58,7 @@ public final class KubernetesClient: Sendable {
         if let fieldSelector, !fieldSelector.isEmpty { query.append(("fieldSelector", fieldSelector)) }
         if let limit { query.append(("limit", String(limit))) }
         if let continueToken, !continueToken.isEmpty { query.append(("continue", continueToken)) }
-        let response = try await http.execute(try request(path: path, query: query), deadline: .now() + listDeadline)
+        let response = try await send(try request(path: path, query: query), deadline: .now() + listDeadline)
         let body = try await response.body.collect(upTo: maximumListBytes)
         guard response.status == .ok else { throw Self.status(of: response.status, body: body) }
         do {
@@ -87,12 +88,33 @@ public final class KubernetesClient: Sendable {
         if allowWatchBookmarks { query.append(("allowWatchBookmarks", "true")) }
         if let timeoutSeconds { query.append(("timeoutSeconds", String(timeoutSeconds))) }
         let deadline: NIODeadline = .now() + .seconds(Int64(timeoutSeconds ?? 3600) + 30)
-        let response = try await http.execute(try request(path: path, query: query), deadline: deadline)
+        let response = try await send(try request(path: path, query: query), deadline: deadline)
         guard response.status == .ok else {
             let body = try await response.body.collect(upTo: 1 << 20)
             throw Self.status(of: response.status, body: body)
         }
         return WatchStream(body: response.body, maximumLineLength: maximumLineLength)
+    }
+
+    /// A TLS failure says which server and what to check, not only BoringSSL's code.
+    private func send(_ request: HTTPClientRequest, deadline: NIODeadline) async throws -> HTTPClientResponse {
+        do {
+            return try await http.execute(request, deadline: deadline)
+        } catch let error where error is NIOSSLError || error is NIOSSLExtraError {
+            throw TLSFailure(server: configuration.server, underlying: error)
+        }
+    }
+
+    /// The API server's certificate was refused (or the handshake failed): nothing was sent.
+    public struct TLSFailure: Error, CustomStringConvertible {
+        public var server: String
+        public var underlying: any Error
+
+        public var description: String {
+            "TLS with the API server \(server) failed, nothing was sent: \(underlying). Its certificate must be signed by the "
+                + "configured certificate authority (the kubeconfig's certificate-authority, or ca.crt of the service account) "
+                + "and name the address used; TLS is never skipped"
+        }
     }
 
     private func request(path: String, query: [(String, String)]) throws -> HTTPClientRequest {

@@ -61,14 +61,28 @@ public struct EndpointSlice: KubernetesObject {
         }
     }
 
+    /// Where the EndpointSlice controller wants this endpoint used (topology-aware routing):
+    /// the zones (`trafficDistribution: PreferClose`/`PreferSameZone`, or the
+    /// `service.kubernetes.io/topology-mode: Auto` annotation) and nodes (`PreferSameNode`)
+    /// it serves. See `TopologyMode` for how a proxy reads them.
     public struct Hints: Codable, Sendable, Equatable {
         public struct Zone: Codable, Sendable, Equatable {
             public var name: String
             public init(name: String) { self.name = name }
         }
 
+        public struct ForNode: Codable, Sendable, Equatable {
+            public var name: String
+            public init(name: String) { self.name = name }
+        }
+
         public var forZones: [Zone]?
-        public init(forZones: [Zone]? = nil) { self.forZones = forZones }
+        public var forNodes: [ForNode]?
+
+        public init(forZones: [Zone]? = nil, forNodes: [ForNode]? = nil) {
+            self.forZones = forZones
+            self.forNodes = forNodes
+        }
     }
 
     public struct Port: Codable, Sendable, Equatable {

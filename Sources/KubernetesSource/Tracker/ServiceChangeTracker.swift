@@ -89,6 +89,23 @@ public struct ServiceChangeTracker: Sendable {
         return try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 
+    // MARK: This node
+
+    /// This node's zone (`topology.kubernetes.io/zone` of its Node), as the mapping uses it.
+    public var nodeZone: String? { mapper.settings.zone }
+
+    /// Sets this node's zone. Zone hints are per endpoint in every slice, so a new zone may
+    /// change any service: all of them are marked pending (the take maps them and gives out
+    /// only those whose result differs). Returns whether the zone changed.
+    @discardableResult
+    public mutating func setNodeZone(_ zone: String?) -> Bool {
+        let zone = zone.flatMap { $0.isEmpty ? nil : $0 }
+        guard zone != mapper.settings.zone else { return false }
+        mapper.settings.zone = zone
+        pending.formUnion(services.keys)
+        return true
+    }
+
     // MARK: Taking changes
 
     /// What changed since the last take, mapped; nil before both first lists are in (nothing

@@ -99,11 +99,14 @@ public struct ServiceMapper: Sendable {
 
     /// The endpoints of one service port: from every slice of the address family, the slice
     /// port of the same name (kube-proxy's rule; failing that, the one named by a named
-    /// `targetPort`), each address once (a ready copy wins over a not-ready one).
+    /// `targetPort`), each address once (a ready copy wins over a not-ready one); with
+    /// `Cluster` policy, narrowed to this node's or zone's ready endpoints when the slices'
+    /// hints say so (`TopologyMode`).
     func endpoints(for port: KubernetesService.Port, proto: IPProtocolNumber, family: String,
                    slices: [EndpointSlice], localOnly: Bool) -> [Endpoint] {
         var order: [EndpointKey] = []
         var byKey: [EndpointKey: Endpoint] = [:]
+        var hints: [EndpointKey: HintedEndpoint] = [:]
         let wanted = port.name ?? ""
         for slice in slices where slice.addressType == family {
             let candidates = (slice.ports ?? []).filter { ($0.protocol ?? "TCP").uppercased() == proto.kubernetesName }
@@ -120,15 +123,28 @@ public struct ServiceMapper: Sendable {
                                                     terminating: item.conditions?.terminating ?? false)
                 let endpoint = Endpoint(address: address, port: number, conditions: conditions)
                 if let existing = byKey[endpoint.key] {
-                    if !existing.conditions.ready, conditions.ready { byKey[endpoint.key] = endpoint }
+                    if !existing.conditions.ready, conditions.ready {
+                        byKey[endpoint.key] = endpoint
+                        hints[endpoint.key] = HintedEndpoint(item)
+                    }
                     continue
                 }
                 order.append(endpoint.key)
                 byKey[endpoint.key] = endpoint
+                hints[endpoint.key] = HintedEndpoint(item)
             }
         }
         // In address order, not slice order: an endpoint moving between slices changes nothing.
-        return order.sorted { ($0.address, $0.port) < ($1.address, $1.port) }.map { byKey[$0]! }
+        order.sort { ($0.address, $0.port) < ($1.address, $1.port) }
+        // Topology applies to Cluster-policy endpoints only (kube-proxy ignores hints for Local).
+        if !localOnly {
+            let hinted = order.map { hints[$0]! }
+            let mode = TopologyMode.from(hinted, nodeName: settings.nodeName, zone: settings.zone)
+            if mode != .none {
+                order = order.filter { mode.admits(hints[$0]!, nodeName: settings.nodeName, zone: settings.zone) }
+            }
+        }
+        return order.map { byKey[$0]! }
     }
 }
 

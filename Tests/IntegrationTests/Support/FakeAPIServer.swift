@@ -29,6 +29,13 @@ final class FakeAPIServer: @unchecked Sendable {
         var token: String?
         var watch: Bool
         var status: Int
+        /// When the server received it (Unix seconds).
+        var time: Double
+
+        /// One query parameter, decoded (`resourceVersion`, `continue`, `fieldSelector`...).
+        func parameter(_ name: String) -> String? {
+            URLComponents(string: "?" + query)?.queryItems?.first { $0.name == name }?.value
+        }
     }
 
     /// A fault the API applies to matching requests: a delay, an error status, or a dropped

@@ -465,6 +465,13 @@ class APIHandler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(data)
         self.status_sent = code
 
+    def send_response(self, code, message=None):
+        super().send_response(code, message)
+        entry = getattr(self, "entry", None)
+        if entry is not None:
+            with self.controls.lock:
+                entry["status"] = code
+
     def send_status(self, code, message, reason=None, details=None):
         self.send_body(code, status_object(code, message, reason, details))
 
@@ -478,6 +485,10 @@ class APIHandler(http.server.BaseHTTPRequestHandler):
         entry = {"time": started, "method": "GET", "path": parsed.path, "query": parsed.query, "token": token,
                  "watch": is_watch, "status": 0}
         self.status_sent = 0
+        # Logged when it starts (an open watch is in the log, status 200 once its headers are
+        # sent), completed when it ends: the log is in the order the requests came.
+        self.entry = entry
+        self.controls.record(entry)
         try:
             fault = self.controls.fault_for(self.path, is_watch)
             if fault and fault.get("delaySeconds"):
@@ -499,9 +510,9 @@ class APIHandler(http.server.BaseHTTPRequestHandler):
                 return
             self.route(parsed.path, query, is_watch)
         finally:
-            entry["status"] = entry["status"] or self.status_sent
-            entry["seconds"] = round(time.time() - started, 4)
-            self.controls.record(entry)
+            with self.controls.lock:
+                entry["status"] = entry["status"] or self.status_sent
+                entry["seconds"] = round(time.time() - started, 4)
 
     def do_POST(self):
         self.method_not_allowed()
@@ -791,7 +802,7 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
         if parsed.path == "/requests":
             since = int(query.get("since", 0))
             with self.controls.lock:
-                entries = [entry for entry in self.controls.requests if entry["index"] >= since]
+                entries = [dict(entry) for entry in self.controls.requests if entry["index"] >= since]
             return self.reply(200, {"requests": entries})
         if parsed.path == "/state":
             with self.store.condition:
