@@ -67,27 +67,31 @@ final class KubernetesServiceSource: Service, Sendable {
     }
 
     func run() async throws {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.services.run() }
-            group.addTask { await self.slices.run() }
-            group.addTask {
+        let tasks = [
+            Task { await self.services.run() },
+            Task { await self.slices.run() },
+            Task {
                 for await change in self.services.changes {
                     self.tracker.withLock { $0.apply(change) }
                     self.noteChange()
                 }
-            }
-            group.addTask {
+            },
+            Task {
                 for await change in self.slices.changes {
                     self.tracker.withLock { $0.apply(change) }
                     self.noteChange()
                 }
-            }
-            group.addTask { await self.applyChanges() }
-            try? await gracefulShutdown()
-            wakeUp.finish()
-            group.cancelAll()
-        }
-        try? await client.shutdown()
+            },
+            Task { await self.applyChanges() },
+        ]
+        try? await gracefulShutdown()
+        wakeUp.finish()
+        for task in tasks { task.cancel() }
+        // An open watch does not notice its task's cancellation (it waits on the socket), so
+        // the shutdown does not wait for it: closing the client ends it in the background,
+        // and the process exits when the other services are done.
+        let client = self.client
+        Task { try? await client.shutdown() }
     }
 
     private func noteChange() {
