@@ -22,6 +22,12 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Path of iptables-hooks.sh (default: <binary's dir>/../share/nfq-lb/, or deploy/ of the repository whose build tree holds the binary; never the working directory).")
     var hooksScript: String?
 
+    @Option(help: "A kubeconfig file for the Kubernetes source (outside a pod); overrides kubernetes.kubeconfig.")
+    var kubeconfig: String?
+
+    @Option(help: "This node's name for the Kubernetes source (kube-proxy's flag); default: kubernetes.nodeName, then $NODE_NAME, then the host name.")
+    var hostnameOverride: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
@@ -39,6 +45,10 @@ struct RunCommand: AsyncParsableCommand {
         let logger = Logger(label: "nfq-lb")
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
+        let controlPath: [Duration] = [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+                                       .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5), .seconds(30)]
+        factory.durationHistogramBuckets["nfqlb_kubernetes_sync_duration_seconds"] = controlPath
+        factory.durationHistogramBuckets["nfqlb_kubernetes_network_programming_duration_seconds"] = controlPath
         factory.durationHistogramBuckets["nfqlb_decision_seconds"] = [
             .microseconds(5), .microseconds(10), .microseconds(25), .microseconds(50), .microseconds(100),
             .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(5), .milliseconds(25),
@@ -54,11 +64,20 @@ struct RunCommand: AsyncParsableCommand {
         }
         guard let daemon = loaded else { throw ExitCode(1) }
         let settings = daemon.config
+        let kubernetesSource: KubernetesServiceSource?
         if let kubernetes = settings.kubernetes {
-            // The source's pieces exist (KubernetesSource: client, reflectors, change tracker), but
-            // `run` does not feed them to the daemon yet: refusing is better than serving a config
-            // whose Kubernetes services would silently never be installed.
-            printError("\(config): kubernetes: the Kubernetes source (api server \(kubernetes.apiServer ?? kubernetes.kubeconfig ?? "?")) is not yet wired into `nfq-lb run`; remove the block and list the services in the file")
+            do {
+                kubernetesSource = try KubernetesServiceSource(daemon: daemon, settings: kubernetes, kubeconfig: kubeconfig,
+                                                               hostnameOverride: hostnameOverride, logger: logger)
+            } catch {
+                printError("\(config): kubernetes: \(error)")
+                throw ExitCode(1)
+            }
+        } else {
+            kubernetesSource = nil
+        }
+        if settings.kubernetes == nil, kubeconfig != nil {
+            printError("--kubeconfig: \(config) has no kubernetes: block, so nothing would use it")
             throw ExitCode(1)
         }
         if installHooks {
@@ -93,7 +112,8 @@ struct RunCommand: AsyncParsableCommand {
                     guard !state.isRunning else { return nil }
                     return "conntrack event monitor stopped" + (state.lastError.map { ": \($0)" } ?? "")
                 },
-                mapSyncProblem: { endpointMap?.syncProblem }))
+                mapSyncProblem: { endpointMap?.syncProblem },
+                sourceNotReady: { kubernetesSource?.readinessProblem }, sourceStalled: { kubernetesSource?.livenessProblem }))
             let server = try MetricsServer(host: settings.metrics.address, port: settings.metrics.port, registry: registry,
                                            extraText: { daemon.metricsText() }, statusJSON: { daemon.statusJSON(service: $0) },
                                            health: health)
@@ -102,6 +122,7 @@ struct RunCommand: AsyncParsableCommand {
             logger.info("serving metrics, status, healthz and readyz", metadata: ["url": "http://\(shown):\(server.port)/"])
         }
         services.append(HealthCheckService(daemon: daemon))
+        if let kubernetesSource { services.append(kubernetesSource) }
         logger.info("nfq-lb running", metadata: [
             "version": "\(NFQLBVersion.current)", "queues": "\(settings.queues.lowerBound):\(settings.queues.upperBound)",
             "tcpMode": "\(settings.tcpMode.rawValue)", "services": "\(settings.services.count)",

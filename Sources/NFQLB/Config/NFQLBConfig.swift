@@ -111,6 +111,12 @@ public struct ServiceConfig: Sendable, Equatable {
     /// over everything it made of that file's services without looking at them again.
     public var sourceVersion: UInt64 = 0
 
+    /// Where the service is defined, as `status` shows it: `kubernetes namespace/name`, or
+    /// `file:line` of its entry.
+    public var origin: String {
+        file == ServiceSources.kubernetesFile ? "kubernetes \(path)" : "\(file):\(line)"
+    }
+
     public init(service: Service, endpointRemoval: EndpointRemoval = .drain, healthCheck: HealthCheckSettings? = nil, line: Int = 0) {
         self.service = service
         self.endpointRemoval = endpointRemoval

@@ -26,15 +26,23 @@ public final class DaemonHealth: Sendable {
         public var eventMonitorProblem: @Sendable () -> String?
         /// Nil while the kernel's endpoint map matches the daemon's view; what is wrong otherwise.
         public var mapSyncProblem: @Sendable () -> String?
+        /// Nil once an external source's services (the Kubernetes API's) are in force; why not otherwise.
+        public var sourceNotReady: @Sendable () -> String?
+        /// Nil while an external source's changes go in; what has waited too long otherwise.
+        public var sourceStalled: @Sendable () -> String?
 
         public init(configInForce: @escaping @Sendable () -> Bool,
                     queues: @escaping @Sendable () -> [(queue: UInt16, state: QueueState)],
                     eventMonitorProblem: @escaping @Sendable () -> String? = { nil },
-                    mapSyncProblem: @escaping @Sendable () -> String? = { nil }) {
+                    mapSyncProblem: @escaping @Sendable () -> String? = { nil },
+                    sourceNotReady: @escaping @Sendable () -> String? = { nil },
+                    sourceStalled: @escaping @Sendable () -> String? = { nil }) {
             self.configInForce = configInForce
             self.queues = queues
             self.eventMonitorProblem = eventMonitorProblem
             self.mapSyncProblem = mapSyncProblem
+            self.sourceNotReady = sourceNotReady
+            self.sourceStalled = sourceStalled
         }
     }
 
@@ -76,14 +84,17 @@ public final class DaemonHealth: Sendable {
             problems.append("conntrack event monitor stopped: \(problem)")
         }
         if let problem = mapProblem() { problems.append(problem) }
+        if let problem = sources.sourceStalled() { problems.append(problem) }
         return Verdict(problems: problems)
     }
 
-    /// `/readyz`: the first configuration is in force and every queue is bound (and nothing
+    /// `/readyz`: the first configuration is in force (with the Kubernetes API's services, when
+    /// it has a `kubernetes:` block) and every queue is bound (and nothing
     /// `/healthz` reports is wrong).
     public func readiness() -> Verdict {
         var problems: [String] = []
         if !sources.configInForce() { problems.append("the first configuration is not in force yet") }
+        if let problem = sources.sourceNotReady() { problems.append(problem) }
         problems += liveness().problems
         return Verdict(problems: problems)
     }

@@ -73,6 +73,7 @@ extension NFQLBDaemon {
         let snapshot = state.current
         let settings = config
         let healthByEndpoint = Dictionary(health.map { ($0.endpoint, $0) }, uniquingKeysWith: { a, _ in a })
+        let origins = Dictionary(settings.services.map { ($0.service.key, $0.origin) }, uniquingKeysWith: { a, _ in a })
         let report = StatusReport(
             tcpMode: settings.tcpMode.rawValue,
             queues: "\(settings.queues.lowerBound):\(settings.queues.upperBound)",
@@ -84,6 +85,7 @@ extension NFQLBDaemon {
                     name: service.name, vip: service.vip.description, port: service.port, protocol: service.proto.description,
                     strategy: service.strategy, sessionAffinitySeconds: service.sessionAffinity?.timeoutSeconds,
                     masquerade: service.masquerade, usesTerminatingEndpoints: balancer.usesTerminatingEndpoints,
+                    source: origins[service.key],
                     endpoints: service.endpoints.map { endpoint in
                         let counter = flows.counts(key: endpoint.key, proto: service.proto)
                         let health = healthByEndpoint[endpoint.key]
@@ -95,7 +97,7 @@ extension NFQLBDaemon {
                     })
             })
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return (try? String(decoding: encoder.encode(report), as: UTF8.self)) ?? "{}"
     }
 }
@@ -116,6 +118,8 @@ public struct StatusReport: Codable, Sendable {
         public var sessionAffinitySeconds: UInt32?
         public var masquerade: Bool
         public var usesTerminatingEndpoints: Bool
+        /// Where the service is defined: `kubernetes namespace/name`, or its file and path.
+        public var source: String?
         public var endpoints: [EndpointStatus]
     }
 

@@ -22,11 +22,17 @@ public final class NFQLBDaemon: Sendable {
     public let endpointMap: (any EndpointMapWriter)?
     /// Stale conntrack entries whose deletion is retried or swept again (`StaleEntryRetryService`).
     public let staleEntries: StaleEntryRetrier
-    private let applied: Mutex<Applied>
+    let applied: Mutex<Applied>
 
     /// What is in force now.
     struct Applied: Sendable {
+        /// The config in force: the file's, with the external owners' services merged in.
         var config: NFQLBConfig
+        /// The config file as last put in force (its services only from the file).
+        var fileConfig: NFQLBConfig
+        /// Services of external owners (the Kubernetes source) and those left out.
+        var sources = ServiceSources()
+        var refused: [ServiceSources.Refusal] = []
         /// Bumped by every config put in force (not by health changes).
         var generation = 0
         var unhealthy: Set<EndpointKey>
@@ -58,7 +64,7 @@ public final class NFQLBDaemon: Sendable {
         ids = EndpointIDAllocator(marks: config.marks)
         endpointMap = config.tcpMode == .mark ? NFTablesEndpointMap(marks: config.marks) : nil
         staleEntries = StaleEntryRetrier(deleter: StaleEntryCleaner(marks: config.marks))
-        applied = Mutex(Applied(config: config, unhealthy: []))
+        applied = Mutex(Applied(config: config, fileConfig: config, unhealthy: []))
     }
 
     public var config: NFQLBConfig { applied.withLock { $0.config } }
@@ -92,12 +98,17 @@ public final class NFQLBDaemon: Sendable {
         var result: Result<ReloadSummary, DaemonError>
         let started = MonotonicClock.nanoseconds()
         do {
-            let config = try loader.load(path: configPath)
+            let file = try loader.load(path: configPath)
             let parsed = MonotonicClock.nanoseconds()
             let published: Result<Published, DaemonError> = applied.withLock { applied in
                 do throws(DaemonError) {
-                    try Self.checkRestartOnlySettings(old: applied.config, new: config, file: configPath)
-                    return .success(try publish(config, unhealthy: applied.unhealthy, into: &applied))
+                    try Self.checkRestartOnlySettings(old: applied.config, new: file, file: configPath)
+                    let (merged, refused) = applied.sources.merged(with: file)
+                    let done = try publish(merged, unhealthy: applied.unhealthy, into: &applied)
+                    applied.fileConfig = file
+                    if refused != applied.refused { report(refused) }
+                    applied.refused = refused
+                    return .success(done)
                 } catch {
                     return .failure(error)
                 }
@@ -156,7 +167,7 @@ public final class NFQLBDaemon: Sendable {
         var cleanup: Cleanup
     }
 
-    private func publish(_ config: NFQLBConfig, unhealthy: Set<EndpointKey>, into applied: inout Applied,
+    func publish(_ config: NFQLBConfig, unhealthy: Set<EndpointKey>, into applied: inout Applied,
                          configChanged: Bool = true,
                          beforePublishing: () throws(DaemonError) -> Void = {}) throws(DaemonError) -> Published {
         let previousConfig = applied.config
@@ -344,6 +355,8 @@ public enum DaemonError: Error, CustomStringConvertible {
     case endpointIDs(EndpointIDExhausted)
     case endpointMap(NetlinkError)
     case restartRequired(file: String, fields: [String])
+    /// Every owner of an external change failed to build, and so did what they had before.
+    case externalChangeUnbuildable(owners: [String])
 
     public var description: String {
         switch self {
@@ -355,6 +368,8 @@ public enum DaemonError: Error, CustomStringConvertible {
         case .endpointMap(let error): return "updating the nftables endpoint map failed: \(error)"
         case .restartRequired(let file, let fields):
             return "\(file): \(fields.joined(separator: ", ")) changed; these take effect only at a restart of nfq-lb"
+        case .externalChangeUnbuildable(let owners):
+            return "no state of Kubernetes Services \(owners.joined(separator: ", ")) can be built"
         }
     }
 }

@@ -14,6 +14,7 @@ public final class NFQLBMetrics: Sendable {
     let activeFlowResyncs: Counter
     let activeFlowResyncFailures: Counter
     let activeFlowsCorrected: Counter
+    let refusedOwners: Gauge
 
     public init() {
         reloads = Counter(label: "nfqlb_reloads_total", dimensions: [("result", "success")])
@@ -25,6 +26,7 @@ public final class NFQLBMetrics: Sendable {
         activeFlowResyncs = Counter(label: "nfqlb_active_flow_resyncs_total", dimensions: [("result", "success")])
         activeFlowResyncFailures = Counter(label: "nfqlb_active_flow_resyncs_total", dimensions: [("result", "failure")])
         activeFlowsCorrected = Counter(label: "nfqlb_active_flows_corrected_total")
+        refusedOwners = Gauge(label: "nfqlb_kubernetes_services_refused")
     }
 
     func queue(_ number: UInt16) -> QueueMetrics { QueueMetrics(queue: number) }

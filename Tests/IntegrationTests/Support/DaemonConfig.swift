@@ -70,6 +70,8 @@ struct DaemonConfig: Sendable {
     var copyRange: Int?
     /// `conntrack.activeFlowResyncMilliseconds`, when a test needs a short one.
     var activeFlowResyncMilliseconds: Int?
+    /// The `kubernetes:` block's fields, as a YAML flow mapping's content.
+    var kubernetes: String?
     var services: [ServiceSpec]
 
     init(mode: NFQLBConfig.TCPMode = .conntrack, bypass: Bool = true, services: [ServiceSpec]) {
@@ -89,7 +91,8 @@ struct DaemonConfig: Sendable {
         ]
         if let pickCacheMilliseconds { lines.append("pickCacheMilliseconds: \(pickCacheMilliseconds)") }
         if let activeFlowResyncMilliseconds { lines.append("conntrack: {activeFlowResyncMilliseconds: \(activeFlowResyncMilliseconds)}") }
-        lines.append("services:")
+        if let kubernetes { lines.append("kubernetes: {\(kubernetes)}") }
+        lines.append(services.isEmpty ? "services: []" : "services:")
         for service in services {
             lines.append("  - name: \(service.name)")
             lines.append("    vip: \(service.vip)")

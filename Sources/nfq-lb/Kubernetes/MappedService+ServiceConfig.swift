@@ -1,0 +1,16 @@
+import KubernetesSource
+import NFQLB
+
+extension ServiceConfig {
+    /// A Kubernetes Service's port as the daemon takes it: the health check's unset fields get
+    /// the file config's defaults, so an annotation means what the same YAML field would.
+    init(_ mapped: MappedService) {
+        let defaults = HealthCheckSettings()
+        let check = mapped.healthCheck.map { check in
+            HealthCheckSettings(intervalMilliseconds: check.intervalMilliseconds ?? defaults.intervalMilliseconds,
+                                timeoutMilliseconds: check.timeoutMilliseconds ?? defaults.timeoutMilliseconds,
+                                rise: check.rise ?? defaults.rise, fall: check.fall ?? defaults.fall, port: check.port)
+        }
+        self.init(service: mapped.service, endpointRemoval: mapped.endpointRemoval == .reset ? .reset : .drain, healthCheck: check)
+    }
+}
