@@ -116,7 +116,7 @@ extension KernelTests {
             let service = K.service("multi", clusterIP: KernelTests.webVIP, ports: [
                 K.Port(name: "http", port: 80, targetPort: "web"),
                 K.Port(name: "echo", port: Cluster.tcpEchoPort, targetPort: "echo"),
-            ])
+            ], annotations: ["nfq-lb.io/strategy": "round-robin"])
             let slice = K.slice("multi-1", service: "multi", ports: [("http", 8080, "TCP"), ("echo", Cluster.tcpEchoPort, "TCP")],
                                 endpoints: K.ready(["n1p1", "n2p1"]))
             let world = try APIWorld.start(objects: [service, slice])

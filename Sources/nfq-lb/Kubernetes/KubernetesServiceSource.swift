@@ -7,7 +7,7 @@ import ServiceLifecycle
 import Synchronization
 
 /// Feeds the daemon from the API server, as kube-proxy's informers and proxier do: a
-/// reflector per kind (Services, EndpointSlices) fills a `ServiceChangeTracker`; after the first
+/// reflector per kind (Services, EndpointSlices, and this node's Node for its zone) fills a `ServiceChangeTracker`; after the first
 /// event of a batch the source waits `coalesce` for the rest of it, then takes the change (only
 /// the Services that moved, mapped) and hands it to the daemon as one snapshot change.
 ///
@@ -24,6 +24,8 @@ final class KubernetesServiceSource: Service, Sendable {
     let logger: Logger
     private let services: Reflector<KubernetesService>
     private let slices: Reflector<EndpointSlice>
+    /// This node's Node only: its zone label is what topology hints are matched against.
+    private let node: Reflector<Node>
     private let tracker: Mutex<ServiceChangeTracker>
     private let progress = Mutex(Progress())
     private let wake: AsyncStream<Void>
@@ -49,6 +51,10 @@ final class KubernetesServiceSource: Service, Sendable {
         slices = Reflector(client: client, options: .init(pageSize: reflectorOptions.pageSize, watchTimeoutSeconds: reflectorOptions.watchTimeoutSeconds,
                                                           backoff: reflectorOptions.backoff, shortestNormalWatch: reflectorOptions.shortestNormalWatch),
                            logger: logger)
+        node = Reflector.node(named: mapping.nodeName, client: client,
+                              options: .init(pageSize: reflectorOptions.pageSize, watchTimeoutSeconds: reflectorOptions.watchTimeoutSeconds,
+                                             backoff: reflectorOptions.backoff, shortestNormalWatch: reflectorOptions.shortestNormalWatch),
+                              logger: logger)
         (wake, wakeUp) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -80,6 +86,13 @@ final class KubernetesServiceSource: Service, Sendable {
                 for await change in self.slices.changes {
                     self.tracker.withLock { $0.apply(change) }
                     self.noteChange()
+                }
+            },
+            Task { await self.node.run() },
+            Task {
+                for await change in self.node.changes {
+                    // A new zone re-maps every service; only those whose endpoints change go in.
+                    if self.tracker.withLock({ $0.apply(change) }) { self.noteChange() }
                 }
             },
             Task { await self.applyChanges() },
