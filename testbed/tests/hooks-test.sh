@@ -206,6 +206,7 @@ test_mode() { # test_mode IPT MODE
     done
     check "raw tcp queue rule" has_line "$save" "-A NFQLB-PREROUTING -d 10.96.0.0/12 $syn -j NFQUEUE $q"
     check "raw tcp queue rule, 2nd cidr, OUTPUT" has_line "$save" "-A NFQLB-OUTPUT -d 10.200.0.0/16 $syn -j NFQUEUE $q"
+    check "mangle ping queue rule" has_line "$save" "-A NFQLB-PREROUTING -d 10.96.0.0/12 -p icmp -m icmp --icmp-type 8 -j NFQUEUE $q"
     check "nat prerequisite" has_line "$save" "-A NFQLB-POSTROUTING -m conntrack --ctstate DNAT -j RETURN"
     check "reject tcp" has_line "$save" "-A NFQLB-REJECT -p tcp -m mark --mark 0x10000/0x7fff0000 -j REJECT --reject-with tcp-reset"
     check "reject udp" has_line "$save" "-A NFQLB-REJECT -p udp -m mark --mark 0x10000/0x7fff0000 -j REJECT --reject-with icmp-port-unreachable"
