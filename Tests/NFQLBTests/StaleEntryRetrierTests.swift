@@ -101,6 +101,20 @@ import Testing
         #expect(retrier.pending == 2 && dropped == 1)
     }
 
+    @Test func aBatchPastTheBoundDropsTargetsAlreadyDeletedOnceBeforeFailedOnesInOnePass() {
+        // The first 3 deletions fail: those targets must be kept for their retries.
+        let retrier = StaleEntryRetrier(deleter: ScriptedDeleter(failing: 3), capacity: 4)
+        let batch = (UInt32(8)..<18).map { id in
+            (target: StaleEntryCleaner.Target(endpoint: EndpointKey(address: IPAddress("10.244.2.\(id)")!, port: 53), id: id, protocols: [.udp]),
+             resetting: false)
+        }
+        let outcome = retrier.clean(batch, uses: [:], now: 0)
+        #expect(outcome.dropped == 6 && retrier.pending == 4)
+        #expect(outcome.failed.count == 3)
+        let retried = retrier.tick(now: 1000, uses: [:])
+        #expect(retried.failed.isEmpty && retried.deleted >= 3, "the three failed targets were kept and retried: \(retried)")
+    }
+
     @Test func targetsWithNothingToDeleteAreNotKept() {
         let deleter = ScriptedDeleter(failing: 0)
         let retrier = StaleEntryRetrier(deleter: deleter)

@@ -33,7 +33,7 @@ extension NFQLBDaemon {
                          metadata: ["targets": .array(outcome.failed.map { .string($0) }), "pending": "\(staleEntries.pending)"])
         }
         if outcome.dropped > 0 {
-            logger.error("\(outcome.dropped) stale-entry targets dropped: more than \(staleEntries.capacity) pending")
+            logger.warning("\(outcome.dropped) stale-entry targets dropped (more than \(staleEntries.capacity) pending): those already deleted once miss their later sweeps")
         }
         return outcome.deleted
     }

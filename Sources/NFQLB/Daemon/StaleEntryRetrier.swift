@@ -18,7 +18,8 @@ import Synchronization
 /// then: an endpoint that takes new flows again is forgotten, and one that still serves
 /// (terminating) is watched, its UDP entries kept until it stops serving or leaves the config.
 ///
-/// The set is bounded (`capacity`); past it the oldest target is dropped and counted.
+/// The set is bounded (`capacity`, 65,536 targets, a few MB); past it targets are dropped and
+/// counted, those already deleted once first.
 public final class StaleEntryRetrier: Sendable {
     public let deleter: any StaleEntryDeleting
     public let intervalMilliseconds: UInt64
@@ -59,7 +60,7 @@ public final class StaleEntryRetrier: Sendable {
     }
 
     public init(deleter: any StaleEntryDeleting, intervalMilliseconds: UInt64 = 1000, maxBackoffMilliseconds: UInt64 = 30_000,
-                sweeps: Int = 3, capacity: Int = 4096) {
+                sweeps: Int = 3, capacity: Int = 65_536) {
         self.deleter = deleter
         self.intervalMilliseconds = intervalMilliseconds
         self.maxBackoffMilliseconds = maxBackoffMilliseconds
@@ -89,9 +90,9 @@ public final class StaleEntryRetrier: Sendable {
                     state.jobs[key] = nil
                     continue
                 }
-                if state.jobs[key] == nil && state.jobs.count >= capacity { dropOldest(&state, &outcome) }
                 state.jobs[key] = job
             }
+            if state.jobs.count > capacity { dropOverflow(&state, &outcome) }
             pendingGauge.record(state.jobs.count)
             return outcome
         }
@@ -148,10 +149,16 @@ public final class StaleEntryRetrier: Sendable {
         }
     }
 
-    private func dropOldest(_ state: inout State, _ outcome: inout Outcome) {
-        guard let oldest = state.jobs.min(by: { $0.value.added < $1.value.added })?.key else { return }
-        state.jobs[oldest] = nil
-        state.dropped += 1
-        outcome.dropped += 1
+    /// Brings the set back to `capacity` in one pass (a change of 1,000 services removes
+    /// 10,000 endpoints at once): first the targets whose deletion succeeded (only a later
+    /// sweep is lost), then failed ones, oldest first in each group.
+    private func dropOverflow(_ state: inout State, _ outcome: inout Outcome) {
+        let excess = state.jobs.count - capacity
+        let victims = state.jobs.sorted { a, b in
+            (a.value.failures > 0 ? 1 : 0, a.value.added) < (b.value.failures > 0 ? 1 : 0, b.value.added)
+        }.prefix(excess)
+        for (key, _) in victims { state.jobs[key] = nil }
+        state.dropped += victims.count
+        outcome.dropped += victims.count
     }
 }
