@@ -34,6 +34,21 @@ final class IncludeCache: Sendable {
         return parsed
     }
 
+    /// `parse` of every path, on every core, in the order of `paths`. Files are independent,
+    /// and at start 100 files of 1,000 services each would otherwise be parsed one after the
+    /// other while the other cores wait.
+    static func parseAll(_ paths: [String], _ parse: @Sendable (String) -> Parsed) -> [Parsed] {
+        guard paths.count > 1 else { return paths.map(parse) }
+        let results = UnsafeMutableBufferPointer<Parsed>.allocate(capacity: paths.count)
+        defer { results.deallocate() }
+        // Each iteration initializes its own slot, and the buffer is read only after all have.
+        nonisolated(unsafe) let slots = results
+        DispatchQueue.concurrentPerform(iterations: paths.count) { i in
+            (slots.baseAddress! + i).initialize(to: parse(paths[i]))
+        }
+        return (0..<paths.count).map { (results.baseAddress! + $0).move() }
+    }
+
     /// An included file: a mapping with one key, `services`.
     static func parse(_ path: String, cidrs: [IPPrefix], registry: StrategyRegistry) -> Parsed {
         let text: String
