@@ -128,7 +128,7 @@ hooks_remove() { "$HOOKS" remove --netns "$NODE" -q; }
 start_nfqlb() {
     local cfg=$1 logf=$2 t0 i ready
     t0=$(now_ms)
-    ip netns exec "$NODE" timeout -s TERM -k 10 "$BALANCER_TTL" "$NFQLB_BIN" run --config "$cfg" </dev/null >"$logf" 2>&1 &
+    ip netns exec "$NODE" "${BALANCER_CPU[@]}" timeout -s TERM -k 10 "$BALANCER_TTL" "$NFQLB_BIN" run --config "$cfg" </dev/null >"$logf" 2>&1 &
     BAL_WAIT_PID=$!
     BAL_NAME=nfq-lb
     BAL_PID=""
@@ -165,7 +165,7 @@ worker_nice() {
 start_lbq() {
     local logf=$1 t0
     t0=$(now_ms)
-    ip netns exec "$NODE" "$BIN/lbq" -m A -Q 2 -B -L 8192 -r 18874368 -V "$BENCH_VIP" -P "$BENCH_VPORT" \
+    ip netns exec "$NODE" "${BALANCER_CPU[@]}" "$BIN/lbq" -m A -Q 2 -B -L 8192 -r 18874368 -V "$BENCH_VIP" -P "$BENCH_VPORT" \
         -b "$(IFS=,; echo "${BENCH_BACKENDS[*]}")" -p "$BENCH_BPORT" -T "$BALANCER_TTL" </dev/null >"$logf" 2>&1 &
     BAL_PID=$!
     BAL_WAIT_PID=$!
@@ -179,7 +179,7 @@ start_lbq() {
 start_floor() {
     local logf=$1 t0
     t0=$(now_ms)
-    ip netns exec "$NODE" "$BIN/floor" -q 0 -n 2 -m "$(IFS=,; echo "${FLOOR_MARKS[*]}")" -L 8192 -r 18874368 \
+    ip netns exec "$NODE" "${BALANCER_CPU[@]}" "$BIN/floor" -q 0 -n 2 -m "$(IFS=,; echo "${FLOOR_MARKS[*]}")" -L 8192 -r 18874368 \
         -T "$BALANCER_TTL" </dev/null >"$logf" 2>&1 &
     BAL_PID=$!
     BAL_WAIT_PID=$!
@@ -215,7 +215,7 @@ stop_balancer() {
 run_loadgen() {
     local targets=$1 logf=$2 src=()
     [[ -n ${3:-} ]] && src=(-S "$3")
-    timeout -k 5 "$((LOAD_MAXSEC + 30))" ip netns exec "$CLIENT_NS" "$BIN/loadgen" -c "$THREADS" -n "$CONNS" -T "$LOAD_MAXSEC" \
+    timeout -k 5 "$((LOAD_MAXSEC + 30))" ip netns exec "$CLIENT_NS" "${CLIENT_CPU[@]}" "$BIN/loadgen" -c "$THREADS" -n "$CONNS" -T "$LOAD_MAXSEC" \
         -F "$LOAD_MAXFAIL" "${src[@]}" "$targets" >"$logf" 2>&1
     tail -n1 "$logf"
 }
@@ -224,7 +224,7 @@ run_loadgen() {
 # PID's netns, CPU of PID
 run_syngen() {
     local pid=$1 logf=$2
-    timeout -k 5 120 ip netns exec "$CLIENT_NS" "$BIN/syngen" -s "$CLIENT_IP" -d "$BENCH_VIP" -p "$BENCH_VPORT" -k "$SYNS" -b 1024 \
+    timeout -k 5 120 ip netns exec "$CLIENT_NS" "${CLIENT_CPU[@]}" "$BIN/syngen" -s "$CLIENT_IP" -d "$BENCH_VIP" -p "$BENCH_VPORT" -k "$SYNS" -b 1024 \
         -T 60 -W 60 -q "/proc/$pid/net/netfilter/nfnetlink_queue" -P "$pid" >"$logf" 2>&1
     tail -n1 "$logf"
 }
@@ -392,7 +392,8 @@ run_nfqlb() {
     local wnice mynice
     mynice=$(ps -o ni= -p $$ | tr -d ' ')
     wnice=$(worker_nice "$BAL_PID")
-    if [[ $wnice != "$mynice" ]]; then
+    # (--placement split: every thread is on CPU 1, workers cannot be told apart: not checked)
+    if [[ $PLACEMENT != split && $wnice != "$mynice" ]]; then
         notes+="queue workers at nice ${wnice:-?}, the benchmark at $mynice; "
         printf '== %s N=%s rep=%s: queue workers at nice %s, every other benchmark process at %s\n' "$scen" "$n" "$rep" "${wnice:-?}" "$mynice" >>"$OUT/issues.txt"
     fi
