@@ -148,6 +148,14 @@ import Testing
         #expect(issues(line + "\nserviceCIDRs: [10.96.0.0/12]\nservices: []\n") == [expected])
     }
 
+    @Test func workerNiceIsTheStartedWithValueUnlessSetWithinMinus20To19() throws {
+        #expect(try load("queues: 0\nserviceCIDRs: [10.96.0.0/12]\nservices: []\n").queue.workerNice == nil)
+        let set = try load("queues: 0\nserviceCIDRs: [10.96.0.0/12]\nqueue: {workerNice: -10}\nservices: []\n")
+        #expect(set.queue.workerNice == -10)
+        let bad = issues("queues: 0\nserviceCIDRs: [10.96.0.0/12]\nqueue: {workerNice: -21}\nservices: []\n")
+        #expect(bad.count == 1 && bad[0].hasPrefix("nfq-lb.yaml:3: queue.workerNice:"))
+    }
+
     @Test func markMaskMustBeOneContiguousRunOfAtLeastEightBits() throws {
         let good = try load("queues: 0\nserviceCIDRs: [10.96.0.0/12]\nmarks: {mask: 0x00ff0000}\nservices: []\n")
         #expect(good.marks.mask == 0x00FF_0000)

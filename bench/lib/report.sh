@@ -8,10 +8,14 @@ RESULTS_HEADER="scenario,services,conn_per_s,p50_us,p99_us,syn_pps,queue_drops,c
 # summarize: results.csv from raw.csv (+ kube-full-sync.csv): per scenario and N the median over
 # repetitions of every figure (queue_drops: the sum over repetitions, so one drop shows);
 # kube-proxy's update_ms is the median over its replace and revert partial syncs; the row
-# kube-proxy-full-sync holds the full restore time of N's rule set in update_ms.
+# kube-proxy-full-sync holds the full restore time of N's rule set in update_ms. extra-rows.csv
+# (ROW,N,MS) adds samples of update_ms: kube-proxy-nft (its partial syncs), the rows
+# kube-proxy-nft-full-sync and kube-proxy-nft-list.
 summarize() {
+    [[ -f $OUT/extra-rows.csv ]] || : >"$OUT/extra-rows.csv"
     awk -F, -v ORDER="$(IFS=,; echo "${SCENARIOS[*]}")" -v NS="$(IFS=,; echo "${SERVICES[*]}")" \
-        -v REVERT="$OUT/kube-partial-revert.csv" -v FULL="$OUT/kube-full-sync.csv" -v HDR="$RESULTS_HEADER" '
+        -v REVERT="$OUT/kube-partial-revert.csv" -v FULL="$OUT/kube-full-sync.csv" -v EXTRA="$OUT/extra-rows.csv" \
+        -v HDR="$RESULTS_HEADER" '
     function median(key,   n, i, j, t, v) {
         n = cnt[key]
         if (n == 0) return ""
@@ -21,7 +25,8 @@ summarize() {
     }
     function add(key, x) { if (x != "") { cnt[key]++; val[key, cnt[key]] = x } }
     function fmt(x, d) { return (x == "") ? "" : sprintf("%." d "f", x) }
-    FNR == 1 && FILENAME != REVERT && FILENAME != FULL { next }   # headers
+    FNR == 1 && FILENAME != REVERT && FILENAME != FULL && FILENAME != EXTRA { next }   # headers
+    FILENAME == EXTRA { add($1 SUBSEP $2 SUBSEP "update_ms", $3); seen[$1 SUBSEP $2] = 1; next }
     FILENAME == REVERT { add("kube-proxy" SUBSEP $1 SUBSEP "update_ms", $3); next }
     FILENAME == FULL { add("kube-proxy-full-sync" SUBSEP $1 SUBSEP "update_ms", $2); seen["kube-proxy-full-sync" SUBSEP $1] = 1; next }
     {
@@ -36,7 +41,7 @@ summarize() {
     END {
         print HDR
         ns = split(NS, nlist, ","); no = split(ORDER, olist, ",")
-        olist[++no] = "kube-proxy-full-sync"
+        olist[++no] = "kube-proxy-full-sync"; olist[++no] = "kube-proxy-nft-full-sync"; olist[++no] = "kube-proxy-nft-list"
         for (a = 1; a <= ns; a++) for (b = 1; b <= no; b++) {
             k = olist[b] SUBSEP nlist[a]
             if (!(k in seen)) continue
@@ -44,7 +49,18 @@ summarize() {
                 fmt(median(k SUBSEP "p50_us"), 0), fmt(median(k SUBSEP "p99_us"), 0), fmt(median(k SUBSEP "syn_pps"), 0),
                 (k in hasdrops) ? drops[k] : "", fmt(median(k SUBSEP "cpu_s_per_10k"), 3), fmt(median(k SUBSEP "update_ms"), 1)
         }
-    }' "$OUT/raw.csv" "$OUT/kube-partial-revert.csv" "$OUT/kube-full-sync.csv" >"$OUT/results.csv"
+    }' "$OUT/raw.csv" "$OUT/kube-partial-revert.csv" "$OUT/kube-full-sync.csv" "$OUT/extra-rows.csv" >"$OUT/results.csv"
+}
+
+# best_kube N: "SCENARIO CONN_PER_S" of the kube-proxy mode with the most conn/s at N (empty if none ran)
+best_kube() {
+    local s v best="" bv=""
+    for s in kube-proxy kube-proxy-nft; do
+        v=$(field "$s" "$1" conn_per_s)
+        [[ -z $v ]] && continue
+        if [[ -z $bv ]] || awk -v a="$v" -v b="$bv" 'BEGIN { exit !(a + 0 > b + 0) }'; then best=$s bv=$v; fi
+    done
+    [[ -n $best ]] && printf '%s %s\n' "$best" "$bv"
 }
 
 # field SCENARIO N COLUMN: a value from results.csv
@@ -89,6 +105,12 @@ write_markdown() {
             local note=""
             if [[ $scen == kube-proxy-full-sync ]]; then
                 note="full iptables-restore of the whole rule set (one sample)"
+            elif [[ $scen == kube-proxy-nft-full-sync ]]; then
+                note="nft -f of the whole table ip kube-proxy (one sample)"
+            elif [[ $scen == kube-proxy-nft-list ]]; then
+                note="nft --json list chains ip + list sets ip, as kube-proxy's every sync starts (median)"
+            elif [[ $scen == kube-proxy-nft ]]; then
+                note="$(notes_for "$scen" "$n"); update = partial sync nft -f (median of replace + revert, measured after the load), without the list before it"
             elif [[ $scen == kube-proxy ]]; then
                 note="$(notes_for "$scen" "$n"); update = partial sync (median of replace + revert)"
             else
@@ -96,19 +118,32 @@ write_markdown() {
             fi
             printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$scen" "$n" "$c" "$p50" "$p99" "$pps" "$qd" "$cpu" "$upd" "$note"
         done
-        printf '\n## Ratios (conn/s unless noted)\n\n'
-        printf '| services | mode | vs kube-proxy | vs c-reference | SYN/s vs c-reference | vs direct |\n|---:|---|---:|---:|---:|---:|\n'
+        printf '\n## Ratios (conn/s unless noted; kube-proxy = its best mode at that N)\n\n'
+        printf '| services | mode | vs best kube-proxy | best kube-proxy mode | vs c-reference | SYN/s vs c-reference | vs direct |\n|---:|---|---:|---|---:|---:|---:|\n'
         for n in "${SERVICES[@]}"; do
-            for s in nfq-lb nfq-lb-rewrite nfq-lb-mark; do
+            local bk
+            bk=$(best_kube "$n")
+            for s in nfq-lb nfq-lb-rewrite nfq-lb-mark floor; do
                 [[ " ${SCENARIOS[*]} " == *" $s "* ]] || continue
-                printf '| %s | %s | %s | %s | %s | %s |\n' "$n" "$s" \
-                    "$(ratio "$(field "$s" "$n" conn_per_s)" "$(field kube-proxy "$n" conn_per_s)")" \
+                printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$s" \
+                    "$(ratio "$(field "$s" "$n" conn_per_s)" "${bk#* }")" "${bk% *}" \
                     "$(ratio "$(field "$s" "$n" conn_per_s)" "$(field c-reference "$n" conn_per_s)")" \
                     "$(ratio "$(field "$s" "$n" syn_pps)" "$(field c-reference "$n" syn_pps)")" \
                     "$(ratio "$(field "$s" "$n" conn_per_s)" "$(field direct "$n" conn_per_s)")"
             done
         done
-        printf '\n## Goals (every mode; nfq-lb-mark is the default tcpMode)\n\n'
+        if [[ " ${SCENARIOS[*]} " == *" floor "* && " ${SCENARIOS[*]} " == *" nfq-lb-mark "* ]]; then
+            printf '\n## nfq-lb-mark against the floor (the same hooks and nft map, a minimal C verdict loop)\n\n'
+            printf '| services | conn/s nfq-lb-mark / floor | p50 µs nfq-lb-mark - floor | p99 µs nfq-lb-mark / floor | goal (>= 0.98x, p50 within 10 µs) |\n|---:|---:|---:|---|---|\n'
+            for n in "${SERVICES[@]}"; do
+                local r d
+                r=$(ratio "$(field nfq-lb-mark "$n" conn_per_s)" "$(field floor "$n" conn_per_s)")
+                d=$(awk -v a="$(field nfq-lb-mark "$n" p50_us)" -v b="$(field floor "$n" p50_us)" 'BEGIN { if (a == "" || b == "") print "n/a"; else printf "%+d", a - b }')
+                printf '| %s | %s | %s | %s / %s | %s |\n' "$n" "$r" "$d" "$(field nfq-lb-mark "$n" p99_us)" "$(field floor "$n" p99_us)" \
+                    "$(awk -v r="$r" -v d="$d" 'BEGIN { if (r == "n/a" || d == "n/a") print "n/a"; else print (r + 0 >= 0.98 && d + 0 <= 10) ? "met" : "not met" }')"
+            done
+        fi
+        printf '\n## Goals (every mode; nfq-lb-mark is the default tcpMode; kube-proxy = its best mode at that N)\n\n'
         goals_table
         if [[ -s $OUT/issues.txt ]]; then
             printf '\n## Problems seen (bench/out/issues.txt)\n\n```\n'
@@ -122,12 +157,12 @@ write_markdown() {
 goal_row() { printf '| %s | %s | %s |\n' "$1" "$2" "$3"; }
 
 goals_table() {
-    local s n r kp cr v met
+    local s n r kp bk cr v met
     printf '| goal | measured | met |\n|---|---|---|\n'
     for s in nfq-lb nfq-lb-rewrite nfq-lb-mark; do
         [[ " ${SCENARIOS[*]} " == *" $s "* ]] || continue
         for n in "${SERVICES[@]}"; do
-            kp=$(field kube-proxy "$n" conn_per_s)
+            bk=$(best_kube "$n"); kp=${bk#* }
             v=$(field "$s" "$n" conn_per_s)
             r=$(ratio "$v" "$kp")
             case $n in
@@ -138,7 +173,7 @@ goals_table() {
             esac
             if [[ -n $want ]]; then
                 met=$(awk -v r="$r" -v w="$want" 'BEGIN { print (r == "n/a") ? "n/a" : (r + 0 >= w ? "yes" : "no") }')
-                goal_row "$s: $text" "$v vs $kp conn/s = ${r}x" "$met"
+                goal_row "$s: $text" "$v vs $kp conn/s (${bk% *}) = ${r}x" "$met"
             fi
             cr=$(field c-reference "$n" conn_per_s)
             if [[ -n $cr ]]; then
@@ -153,7 +188,7 @@ goals_table() {
         v=$(field "$s" 10000 update_ms)
         if [[ -n $v ]]; then
             met=$(awk -v v="$v" 'BEGIN { print (v + 0 < 10) ? "yes" : "no" }')
-            goal_row "$s: update latency < 10 ms at 10,000 services" "$v ms (kube-proxy partial sync $(field kube-proxy 10000 update_ms) ms)" "$met"
+            goal_row "$s: update latency < 10 ms at 10,000 services" "$v ms (kube-proxy partial sync: iptables $(field kube-proxy 10000 update_ms) ms, nftables $(field kube-proxy-nft 10000 update_ms) ms + nft list $(field kube-proxy-nft-list 10000 update_ms) ms)" "$met"
         fi
     done
 }
@@ -185,7 +220,7 @@ plot_results() {
         printf 'plot'
         local first=1
         for idx in "${!names[@]}"; do
-            case ${names[$idx]} in direct|kube-proxy) continue ;; esac
+            case ${names[$idx]} in direct|kube-proxy|kube-proxy-nft) continue ;; esac
             printf '%s "%s" index %d using 1:3 with linespoints lt %d lw 2 pt %d title "%s"' "$([[ $first -eq 0 ]] && echo ,)" "$dat" "$idx" "$((idx + 1))" "$((idx + 4))" "${names[$idx]}"
             first=0
         done

@@ -86,6 +86,39 @@ kube_unload() {
     node_exec nft delete table ip nat 2>/dev/null || true
 }
 
+# ---------------------------------------------------------------- kube-proxy's nftables mode
+# timed_node CMD...: CMD inside node1 (output discarded); prints its wall time in ms (3 decimals)
+timed_node() {
+    node_exec bash -c 's=$(date +%s%N); "$@" >/dev/null || exit 1; e=$(date +%s%N); printf "%d.%03d\n" $(((e - s) / 1000000)) $(((e - s) / 1000 % 1000))' _ "$@"
+}
+
+# kube_nft_setup N REPS: table ip kube-proxy for N services into node1 with `nft -f` (timed),
+# hooked base chains empty; then REPS times a partial sync that changes the measured service's
+# third endpoint and one that reverts it, each after the two listings kube-proxy's sync starts
+# with (knftables List: `nft --json list chains ip`, `nft --json list sets ip`). Rows in
+# extra-rows.csv: kube-proxy-nft-full-sync, kube-proxy-nft-list, kube-proxy-nft (update_ms).
+kube_nft_setup() {
+    local n=$1 reps=$2 f=$RUNDIR/kube-proxy-nft-$1 full r v list sync
+    gen_kubeproxy_nft full "$n" base >"$f-full.nft" || return 1
+    gen_kubeproxy_nft partial "$n" changed >"$f-partial-changed.nft" || return 1
+    gen_kubeproxy_nft partial "$n" base >"$f-partial-base.nft" || return 1
+    gen_kubeproxy_nft_entry on >"$RUNDIR/kube-proxy-nft-entry-on.nft"
+    gen_kubeproxy_nft_entry off >"$RUNDIR/kube-proxy-nft-entry-off.nft"
+    progress "N=$n: loading kube-proxy's nftables rule set ($((n * 4)) chains, $((n * 8)) rules) with nft -f"
+    full=$(timed_node nft -f "$f-full.nft") || return 1
+    printf 'kube-proxy-nft-full-sync,%s,%s\n' "$n" "$full" >>"$OUT/extra-rows.csv"
+    for ((r = 1; r <= reps; r++)); do
+        for v in changed base; do
+            list=$(timed_node bash -c 'nft --json list chains ip && nft --json list sets ip') || return 1
+            sync=$(timed_node nft -f "$f-partial-$v.nft") || return 1
+            printf 'kube-proxy-nft-list,%s,%s\nkube-proxy-nft,%s,%s\n' "$n" "$list" "$n" "$sync" >>"$OUT/extra-rows.csv"
+        done
+    done
+    progress "N=$n: kube-proxy nftables: full load $full ms; last partial sync $sync ms after nft list $list ms"
+}
+
+kube_nft_unload() { node_exec nft delete table ip kube-proxy 2>/dev/null || true; }
+
 # ---------------------------------------------------------------- balancer processes
 hooks_install() { "$HOOKS" install --netns "$NODE" --mode "$1" --queues 0:1 --service-cidr "$BENCH_SERVICE_CIDR" -q; }
 hooks_remove() { "$HOOKS" remove --netns "$NODE" -q; }
@@ -95,7 +128,7 @@ hooks_remove() { "$HOOKS" remove --netns "$NODE" -q; }
 start_nfqlb() {
     local cfg=$1 logf=$2 t0 i ready
     t0=$(now_ms)
-    ip netns exec "$NODE" timeout -s TERM -k 10 "$BALANCER_TTL" "$NFQLB_BIN" run --config "$cfg" </dev/null >"$logf" 2>&1 &
+    ip netns exec "$NODE" "${BALANCER_CPU[@]}" timeout -s TERM -k 10 "$BALANCER_TTL" "$NFQLB_BIN" run --config "$cfg" </dev/null >"$logf" 2>&1 &
     BAL_WAIT_PID=$!
     BAL_NAME=nfq-lb
     BAL_PID=""
@@ -115,17 +148,43 @@ start_nfqlb() {
     START_MS=$(($(now_ms) - t0))
 }
 
+# worker_nice PID: the nice values of PID's queue workers, "/"-joined: its threads pinned to one
+# CPU (the workers pin themselves, queue.pinWorkers; Foundation's Thread.name does not reach
+# the kernel, so the threads cannot be told apart by name)
+worker_nice() {
+    local t cpus
+    for t in /proc/"$1"/task/*; do
+        cpus=$(awk '/^Cpus_allowed_list:/ { print $2 }' "$t/status" 2>/dev/null)
+        [[ -n $cpus && $cpus != *[-,]* ]] || continue
+        sed 's/.*) //' "$t/stat" | awk '{ print $17 }'
+    done | sort -u | paste -sd/
+}
+
 # start_lbq LOG: the C prototype, mode A, two queues, batching (its best in bench_P4.txt);
 # queue length and receive buffer as nfq-lb's defaults (8192, 8192 * (2048 + 256) bytes)
 start_lbq() {
     local logf=$1 t0
     t0=$(now_ms)
-    ip netns exec "$NODE" "$BIN/lbq" -m A -Q 2 -B -L 8192 -r 18874368 -V "$BENCH_VIP" -P "$BENCH_VPORT" \
+    ip netns exec "$NODE" "${BALANCER_CPU[@]}" "$BIN/lbq" -m A -Q 2 -B -L 8192 -r 18874368 -V "$BENCH_VIP" -P "$BENCH_VPORT" \
         -b "$(IFS=,; echo "${BENCH_BACKENDS[*]}")" -p "$BENCH_BPORT" -T "$BALANCER_TTL" </dev/null >"$logf" 2>&1 &
     BAL_PID=$!
     BAL_WAIT_PID=$!
     BAL_NAME=lbq
     wait_queues "$BAL_PID" 2 || { warn "lbq: queues not bound (log $logf)"; cat "$logf" >&2; return 1; }
+    START_MS=$(($(now_ms) - t0))
+}
+
+# start_floor LOG: bench/tools/floor on queues 0:1, one endpoint mark per backend (the keys
+# FLOOR_MARKS that run_floor puts into the mark-mode hooks' nft map), nfq-lb's queue settings
+start_floor() {
+    local logf=$1 t0
+    t0=$(now_ms)
+    ip netns exec "$NODE" "${BALANCER_CPU[@]}" "$BIN/floor" -q 0 -n 2 -m "$(IFS=,; echo "${FLOOR_MARKS[*]}")" -L 8192 -r 18874368 \
+        -T "$BALANCER_TTL" </dev/null >"$logf" 2>&1 &
+    BAL_PID=$!
+    BAL_WAIT_PID=$!
+    BAL_NAME=floor
+    wait_queues "$BAL_PID" 2 || { warn "floor: queues not bound (log $logf)"; cat "$logf" >&2; return 1; }
     START_MS=$(($(now_ms) - t0))
 }
 
@@ -156,7 +215,7 @@ stop_balancer() {
 run_loadgen() {
     local targets=$1 logf=$2 src=()
     [[ -n ${3:-} ]] && src=(-S "$3")
-    timeout -k 5 "$((LOAD_MAXSEC + 30))" ip netns exec "$CLIENT_NS" "$BIN/loadgen" -c "$THREADS" -n "$CONNS" -T "$LOAD_MAXSEC" \
+    timeout -k 5 "$((LOAD_MAXSEC + 30))" ip netns exec "$CLIENT_NS" "${CLIENT_CPU[@]}" "$BIN/loadgen" -c "$THREADS" -n "$CONNS" -T "$LOAD_MAXSEC" \
         -F "$LOAD_MAXFAIL" "${src[@]}" "$targets" >"$logf" 2>&1
     tail -n1 "$logf"
 }
@@ -165,7 +224,7 @@ run_loadgen() {
 # PID's netns, CPU of PID
 run_syngen() {
     local pid=$1 logf=$2
-    timeout -k 5 120 ip netns exec "$CLIENT_NS" "$BIN/syngen" -s "$CLIENT_IP" -d "$BENCH_VIP" -p "$BENCH_VPORT" -k "$SYNS" -b 1024 \
+    timeout -k 5 120 ip netns exec "$CLIENT_NS" "${CLIENT_CPU[@]}" "$BIN/syngen" -s "$CLIENT_IP" -d "$BENCH_VIP" -p "$BENCH_VPORT" -k "$SYNS" -b 1024 \
         -T 60 -W 60 -q "/proc/$pid/net/netfilter/nfnetlink_queue" -P "$pid" >"$logf" 2>&1
     tail -n1 "$logf"
 }
@@ -329,6 +388,15 @@ run_nfqlb() {
         progress "N=$n rep $rep $scen: daemon did not start (see $OUT/issues.txt)"
         return 0
     fi
+    # fairness: the queue workers run at the niceness of every other benchmark process
+    local wnice mynice
+    mynice=$(ps -o ni= -p $$ | tr -d ' ')
+    wnice=$(worker_nice "$BAL_PID")
+    # (--placement split: every thread is on CPU 1, workers cannot be told apart: not checked)
+    if [[ $PLACEMENT != split && $wnice != "$mynice" ]]; then
+        notes+="queue workers at nice ${wnice:-?}, the benchmark at $mynice; "
+        printf '== %s N=%s rep=%s: queue workers at nice %s, every other benchmark process at %s\n' "$scen" "$n" "$rep" "${wnice:-?}" "$mynice" >>"$OUT/issues.txt"
+    fi
     if [[ $mode == mark ]]; then
         # diagnostic: does the kernel's endpoint map hold every endpoint of the config?
         local inmap
@@ -393,10 +461,68 @@ run_c_reference() {
     progress "N=$n rep $rep c-reference: $(short_result "$lg" "$sg")"
 }
 
+run_kube_proxy_nft() {
+    local n=$1 rep=$2 base=$LOGDIR/$1-$2-kube-proxy-nft lg
+    flush_conntrack
+    node_exec nft -f "$RUNDIR/kube-proxy-nft-entry-on.nft" || die "could not switch kube-proxy's nftables base chains on"
+    lg=$(run_loadgen "$BENCH_VIP:$BENCH_VPORT" "$base.loadgen")
+    node_exec nft -f "$RUNDIR/kube-proxy-nft-entry-off.nft" || die "could not switch kube-proxy's nftables base chains off"
+    # shellcheck disable=SC2046
+    emit kube-proxy-nft "$n" "$rep" $(loadgen_fields "$lg")
+    progress "N=$n rep $rep kube-proxy-nft: $(short_result "$lg")"
+}
+
+# the floor's endpoint marks (ids 8, 9, 10 in nfq-lb's default mark field 0xffff0000), one per backend
+FLOOR_MARKS=(0x80000 0x90000 0xa0000)
+
+run_floor() {
+    local n=$1 rep=$2 base=$LOGDIR/$1-$2-floor lg sg start rc d0 d1 notes="" i elems=""
+    flush_conntrack
+    hooks_install mark || die "iptables-hooks.sh install --mode mark failed"
+    for i in 0 1 2; do elems+="${elems:+, }${FLOOR_MARKS[$i]} : ${BENCH_BACKENDS[$i]} . $BENCH_BPORT"; done
+    node_exec nft add element ip nfqlb endpoints "{ $elems }" || die "could not fill the nft map ip nfqlb endpoints for the floor"
+    if ! start_floor "$base.floor.log"; then
+        stop_balancer; rc=$STOP_RC
+        hooks_remove || true
+        printf '== floor N=%s rep=%s: did not start (exit %s): %s\n' "$n" "$rep" "$rc" "$(tail -n 3 "$base.floor.log")" >>"$OUT/issues.txt"
+        emit floor "$n" "$rep" balancer_rc="$rc" notes="floor did not start"
+        return 0
+    fi
+    d0=$(queue_drops_of "$BAL_PID")
+    lg=$(run_loadgen "$BENCH_VIP:$BENCH_VPORT" "$base.loadgen")
+    d1=$(queue_drops_of "$BAL_PID")
+    sg=$(run_syngen "$BAL_PID" "$base.syngen")
+    kill -0 "$BAL_PID" 2>/dev/null || notes+="floor died during the run; "
+    start=$START_MS
+    stop_balancer; rc=$STOP_RC
+    hooks_remove || warn "iptables-hooks.sh remove failed"
+    [[ $rc != 0 ]] && notes+="floor exit status $rc; "
+    [[ $(kv timeout "$sg") == 1 ]] && notes+="syngen: queue not drained in 60 s; "
+    # shellcheck disable=SC2046
+    emit floor "$n" "$rep" $(loadgen_fields "$lg") $(syngen_fields "$sg") start_ms="$start" \
+        loadgen_queue_drops="$((d1 - d0))" balancer_rc="$rc" notes="${notes%; }"
+    progress "N=$n rep $rep floor: $(short_result "$lg" "$sg")"
+}
+
+# broken_contenders: one line per scenario run in raw.csv where a contender broke (nothing when
+# all went well): fewer than 99% of CONNS connections succeeded, the balancer did not start,
+# died, exited non-zero (nfq-lb, floor), or an update was not seen
+broken_contenders() {
+    awk -F, -v C="$CONNS" 'NR > 1 && $21 !~ /^skipped/ {
+        why = ""
+        if ($7 == "" || $7 + 0 < 0.99 * C) why = why "only " ($7 == "" ? 0 : $7) " of " C " connections succeeded; "
+        if (($1 ~ /^nfq-lb/ || $1 == "floor") && $20 != "" && $20 != 0) why = why "exit status " $20 "; "
+        if ($21 ~ /did not start|died|not seen/) why = why $21 "; "
+        if (why != "") print $1 " N=" $2 " rep " $3 ": " why
+    }' "$OUT/raw.csv"
+}
+
 run_scenario() {   # run_scenario NAME N REP
     case $1 in
         direct) run_direct "$2" "$3" ;;
         kube-proxy) run_kube_proxy "$2" "$3" ;;
+        kube-proxy-nft) run_kube_proxy_nft "$2" "$3" ;;
+        floor) run_floor "$2" "$3" ;;
         nfq-lb) run_nfqlb conntrack "$2" "$3" ;;
         nfq-lb-rewrite) run_nfqlb rewrite "$2" "$3" ;;
         nfq-lb-mark) run_nfqlb mark "$2" "$3" ;;

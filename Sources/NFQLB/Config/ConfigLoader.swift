@@ -92,7 +92,7 @@ struct ConfigReader {
         let tcpMode = choice(top["tcpMode"], "tcpMode", default: NFQLBConfig.TCPMode.mark)
         var queue = QueueConfiguration()
         var bypass = true
-        if let node = top["queue"], let fields = mapping(node, "queue", keys: ["maxLength", "copyRange", "failOpen", "gso", "bypass", "receiveBufferBytes", "pinWorkers"]) {
+        if let node = top["queue"], let fields = mapping(node, "queue", keys: ["maxLength", "copyRange", "failOpen", "gso", "bypass", "receiveBufferBytes", "pinWorkers", "workerNice"]) {
             queue.maxLength = UInt32(integer(fields["maxLength"], "queue.maxLength", in: 1...1_048_576) ?? Int(queue.maxLength))
             queue.copyRange = integer(fields["copyRange"], "queue.copyRange", in: 64...65535) ?? queue.copyRange
             if queue.copyRange < 65535, tcpMode != .mark {
@@ -103,6 +103,7 @@ struct ConfigReader {
             bypass = boolean(fields["bypass"], "queue.bypass") ?? bypass
             queue.receiveBufferBytes = integer(fields["receiveBufferBytes"], "queue.receiveBufferBytes", in: 65536...(1 << 30))
             queue.pinWorkers = boolean(fields["pinWorkers"], "queue.pinWorkers") ?? queue.pinWorkers
+            queue.workerNice = integer(fields["workerNice"], "queue.workerNice", in: -20...19).map(Int32.init)
         }
         let malformed = choice(top["malformedPackets"], "malformedPackets", default: NFQLBConfig.MalformedPacketPolicy.accept)
         var marks = MarkLayout.default

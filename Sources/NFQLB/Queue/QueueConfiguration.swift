@@ -14,15 +14,19 @@ public struct QueueConfiguration: Sendable, Equatable {
     public var receiveBufferBytes: Int?
     /// Pin each worker to the CPU whose packets its queue gets (`--queue-cpu-fanout`).
     public var pinWorkers: Bool
+    /// The workers' nice value (-20...19); nil: the one the daemon was started with. See
+    /// `WorkerPriority` for why it is set at all.
+    public var workerNice: Int32?
 
     public init(copyRange: Int = 0xFFFF, maxLength: UInt32 = 8192, failOpen: Bool = false, gso: Bool = true,
-                receiveBufferBytes: Int? = nil, pinWorkers: Bool = true) {
+                receiveBufferBytes: Int? = nil, pinWorkers: Bool = true, workerNice: Int32? = nil) {
         self.copyRange = copyRange
         self.maxLength = maxLength
         self.failOpen = failOpen
         self.gso = gso
         self.receiveBufferBytes = receiveBufferBytes
         self.pinWorkers = pinWorkers
+        self.workerNice = workerNice
     }
 
     /// The receive buffer actually requested: room for the whole queue at this copy range.

@@ -109,6 +109,7 @@ public final class WorkerPool: Sendable {
                 environment.logger.warning("queue \(queue): could not pin the worker to CPU \(cpu); it runs unpinned")
             }
         }
+        WorkerPriority.applyToCurrentThread(configured: environment.queue.workerNice, queue: queue, logger: environment.logger)
         switch environment.tcpMode {
         case .conntrack:
             let worker = try QueueWorker(queue: queue, environment: environment,
