@@ -17,6 +17,9 @@
 #   mangle PREROUTING, OUTPUT  -> NFQLB-PREROUTING, NFQLB-OUTPUT
 #            per CIDR   -d CIDR -p udp -m conntrack --ctstate NEW -j NFQUEUE <queue options>
 #            [mark]     ... -m conntrack ! --ctstatus CONFIRMED ... instead of --ctstate NEW
+#            per CIDR   -d CIDR -p icmp --icmp-type echo-request -j NFQUEUE <queue options> (IPv4 only)
+#          (every echo request, not only a flow's first: the daemon turns it into the reply
+#           when the address has `answerPing`, and passes it on untouched otherwise)
 #   nat    POSTROUTING         -> NFQLB-POSTROUTING
 #            -m conntrack --ctstate DNAT -j RETURN
 #          (registers the conntrack and nat hooks in the netns: without them a NAT
@@ -502,6 +505,8 @@ install_input() {
                 for chain in NFQLB-PREROUTING NFQLB-OUTPUT; do
                     for c in "${FAM_CIDRS[@]}"; do
                         printf -- '-A %s -d %s -p udp %s -j NFQUEUE %s\n' "$chain" "$c" "$ctmatch" "$qo"
+                        # answerPing is IPv4 only: no ICMPv6 echo is queued
+                        [[ ${2:-4} == 6 ]] || printf -- '-A %s -d %s -p icmp --icmp-type echo-request -j NFQUEUE %s\n' "$chain" "$c" "$qo"
                     done
                 done ;;
             nat)

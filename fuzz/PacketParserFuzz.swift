@@ -7,7 +7,9 @@
 // - a full-mode rewrite always leaves checksums that verify;
 // - when the input's checksums were valid, both modes produce the same bytes;
 // - recomputing after a full rewrite changes nothing;
-// - a refused rewrite is one of the documented refusals and leaves the packet untouched.
+// - a refused rewrite is one of the documented refusals and leaves the packet untouched;
+// - an input taken as an ICMP echo request becomes its reply without reading or writing
+//   outside it, and is then no longer taken as a request.
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func packetParserFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -21,6 +23,16 @@ public func packetParserFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt 
     incremental.copyMemory(from: UnsafeRawBufferPointer(start: data, count: size))
     full.copyMemory(from: UnsafeRawBufferPointer(start: data, count: size))
 
+    if ICMPEchoRequest.isICMP(incremental) {
+        let ping = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 1)
+        defer { ping.deallocate() }
+        ping.copyMemory(from: UnsafeRawBufferPointer(start: data, count: size))
+        if let echo = ICMPEchoRequest(validating: ping) {
+            _ = (echo.source, echo.destination)
+            echo.turnIntoReply()
+            precondition(ICMPEchoRequest(validating: ping) == nil, "a reply was taken for a request")
+        }
+    }
     guard let view = try? PacketView(validating: incremental) else { return 0 }
     _ = view.flowTuple
     _ = view.isTCPSYN

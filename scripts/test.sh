@@ -15,9 +15,11 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 scripts/install-deps.sh || { echo "scripts/test.sh: installing Debian packages failed" >&2; exit 1; }
 
+logs=$(mktemp -d)
 cleanup() {
     # Whatever a crashed step left: test, benchmark and demo clusters, with their rules.
     for prefix in nfqt nfqb cltest; do CLUSTER_PREFIX=$prefix testbed/cluster.sh down >/dev/null 2>&1 || true; done
+    rm -rf "$logs"
 }
 trap cleanup EXIT
 
@@ -27,7 +29,10 @@ step() {
     shift
     printf '\n===== %s: %s\n' "$name" "$*" >&2
     local started=$SECONDS
-    if "$@"; then
+    # Each step's output is kept so that the summary at the end can repeat why it failed:
+    # a CI log is often read from its tail only.
+    "$@" 2>&1 | tee "$logs/$name.log"
+    if ((PIPESTATUS[0] == 0)); then
         printf '===== %s: passed (%ds)\n' "$name" $((SECONDS - started)) >&2
     else
         printf '===== %s: FAILED (%ds)\n' "$name" $((SECONDS - started)) >&2
@@ -37,7 +42,7 @@ step() {
 
 step build swift build --build-tests
 step unit-tests swift test --skip-build --skip IntegrationTests
-step integration-tests swift test --skip-build --filter IntegrationTests
+step integration-tests scripts/integration-tests.sh
 step hooks-test testbed/tests/hooks-test.sh
 step cluster-test testbed/tests/cluster-test.sh
 step kubernetes-manifests python3 testbed/tests/kubernetes-manifests-test.py
@@ -50,6 +55,10 @@ if [[ -z ${SKIP_BENCH:-} ]]; then
 fi
 
 if ((${#failed[@]})); then
+    for name in "${failed[@]}"; do
+        printf '\n===== why %s failed (its failing tests and errors; the whole output is above)\n' "$name" >&2
+        grep -E 'recorded an issue|error:|FAIL|failed' "$logs/$name.log" | grep -vE '^\s*$' | tail -n 60 >&2
+    done
     printf '\nscripts/test.sh: FAILED: %s\n' "${failed[*]}" >&2
     exit 1
 fi

@@ -6,6 +6,8 @@ import PacketRewrite
 public final class BalancerSnapshot: Sendable {
     public let table: ServiceTable
     public let serviceCIDRs: [IPPrefix]
+    /// The service addresses whose pings the node answers (`Service.answersPing`).
+    public let pingableAddresses: Set<IPAddress>
 
     /// A snapshot with no services and no service CIDRs: every lookup is `.notService`.
     public static let empty = BalancerSnapshot(table: ServiceTable([]), serviceCIDRs: [])
@@ -13,6 +15,18 @@ public final class BalancerSnapshot: Sendable {
     init(table: ServiceTable, serviceCIDRs: [IPPrefix]) {
         self.table = table
         self.serviceCIDRs = serviceCIDRs
+        var pingable: Set<IPAddress> = []
+        for balancer in table.balancers where balancer.service.answersPing {
+            pingable.insert(balancer.service.vip)
+        }
+        self.pingableAddresses = pingable
+    }
+
+    /// Whether the node answers a ping to `address`. Only ICMP echo requests ask, never a
+    /// TCP or UDP packet, so a hash lookup is cheap enough here.
+    @inlinable
+    public func answersPing(to address: IPAddress) -> Bool {
+        !pingableAddresses.isEmpty && pingableAddresses.contains(address)
     }
 
     /// A snapshot of balancers built before (by `build` into other snapshots, or reused from

@@ -20,12 +20,15 @@ public struct Service: Hashable, Sendable, CustomStringConvertible {
     /// Whether flows also get source NAT to the node address (hairpin, host clients).
     /// The balancer only carries it for the daemon.
     public var masquerade: Bool
+    /// Whether the node answers an ICMP echo to the service address (`answerPing`): one
+    /// service of an address that says so makes the whole address pingable.
+    public var answersPing: Bool
     public var endpoints: [Endpoint]
 
     public init(name: String, vip: IPAddress, port: UInt16, proto: IPProtocolNumber = .tcp,
                 strategy: String = "random", strategyOptions: StrategyOptions = [:],
                 sessionAffinity: SessionAffinity? = nil, masquerade: Bool = false,
-                endpoints: [Endpoint] = []) {
+                answersPing: Bool = false, endpoints: [Endpoint] = []) {
         self.name = name
         self.vip = vip
         self.port = port
@@ -34,6 +37,7 @@ public struct Service: Hashable, Sendable, CustomStringConvertible {
         self.strategyOptions = strategyOptions
         self.sessionAffinity = sessionAffinity
         self.masquerade = masquerade
+        self.answersPing = answersPing
         self.endpoints = endpoints
     }
 

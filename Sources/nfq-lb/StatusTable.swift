@@ -11,6 +11,7 @@ enum StatusTable {
             var strategy = service.strategy
             if let affinity = service.sessionAffinitySeconds { strategy += " affinity=\(affinity)s" }
             if service.masquerade { strategy += " masq" }
+            if service.answersPing { strategy += " ping" }
             if let source = service.source { strategy += "  (\(source))" }
             rows.append([service.protocol.uppercased(), "\(service.vip):\(service.port)", strategy, "", "", "", "", "", "", "", ""])
             for endpoint in service.endpoints {

@@ -32,6 +32,19 @@ struct BalancerSnapshotTests {
         #expect(balancer(second, changed)?.candidates.count == 3)
     }
 
+    @Test func anAddressAnswersPingsWhenOneOfItsServicesSaysSoAndOnlyThen() throws {
+        var pingable = b
+        pingable.answersPing = true
+        var otherPort = b
+        otherPort.port = 8443
+        let snapshot = try build([a, pingable, otherPort])
+        #expect(snapshot.answersPing(to: b.vip))
+        #expect(!snapshot.answersPing(to: a.vip))
+        #expect(!snapshot.answersPing(to: IPAddress("10.96.0.99")!))
+        let reloaded = try build([a, b, otherPort], reusing: snapshot)
+        #expect(!reloaded.answersPing(to: b.vip), "turning answerPing off takes effect at the reload")
+    }
+
     @Test func reuseDoesNotDependOnServiceOrder() throws {
         let first = try build([a, b])
         let second = try build([b, a], reusing: first)

@@ -83,7 +83,11 @@ struct MaglevStrategyTests {
     /// bound that any non-consistent hash (which moves about (N-1)/N) fails by far, and the
     /// averages over all generated configs to the tight one (measured means: 0.33% of the
     /// others' entries, 1.08/N in total).
-    @Test(.shrinking(false)) func removingOneOfNBackendsMovesAboutOneNthOfKeys() async {
+    /// The law holds for the paper's fixed 65,537 entries and for the per-service default size
+    /// (100 entries per candidate in power-of-two steps), whenever the removal does not cross a
+    /// step (then the table is redrawn: see `defaultSize(forCandidates:)`).
+    @Test(.shrinking(false), arguments: [false, true])
+    func removingOneOfNBackendsMovesAboutOneNthOfKeys(perServiceSize: Bool) async {
         var othersMoved: [Double] = []
         var movedTimesN: [Double] = []
         await propertyCheck(count: 40, input: Gen.uint32(in: 1...UInt32.max).array(of: 3...40), Gen.int(in: 0...10_000)) {
@@ -94,8 +98,10 @@ struct MaglevStrategyTests {
             let removed = removal % endpoints.count
             var rest = endpoints
             rest.remove(at: removed)
-            let before = keys(MaglevTable(endpoints: endpoints, size: MaglevTable.defaultSize), endpoints)
-            let after = keys(MaglevTable(endpoints: rest, size: MaglevTable.defaultSize), rest)
+            let size = perServiceSize ? MaglevTable.defaultSize(forCandidates: endpoints.count) : MaglevTable.defaultSize
+            guard !perServiceSize || MaglevTable.defaultSize(forCandidates: rest.count) == size else { return }
+            let before = keys(MaglevTable(endpoints: endpoints, size: size), endpoints)
+            let after = keys(MaglevTable(endpoints: rest, size: size), rest)
             var changed = 0, others = 0, othersChanged = 0
             for (b, a) in zip(before, after) {
                 if b != a { changed += 1 }
@@ -106,14 +112,38 @@ struct MaglevStrategyTests {
             }
             let othersFraction = Double(othersChanged) / Double(others)
             let moved = Double(changed) / Double(before.count) * Double(endpoints.count)
-            #expect(othersFraction < 0.1, "N=\(endpoints.count)")
-            #expect(moved >= 0.99 && moved < 2.5, "N=\(endpoints.count)")
+            #expect(othersFraction < (perServiceSize ? 0.15 : 0.1), "N=\(endpoints.count), table \(size)")
+            #expect(moved >= 0.99 && moved < (perServiceSize ? 4 : 2.5), "N=\(endpoints.count), table \(size)")
             othersMoved.append(othersFraction)
             movedTimesN.append(moved)
         }
         let cases = Double(max(othersMoved.count, 1))
-        #expect(othersMoved.reduce(0, +) / cases < 0.01, "\(othersMoved)")
-        #expect(movedTimesN.reduce(0, +) / cases < 1.25, "\(movedTimesN)")
+        // A smaller table is a coarser race: at 100-200 entries per candidate the measured
+        // means are 2.0% of the others' entries and 1.39/N in total (0.33% and 1.08/N at 65,537).
+        #expect(othersMoved.reduce(0, +) / cases < (perServiceSize ? 0.03 : 0.01), "\(othersMoved)")
+        #expect(movedTimesN.reduce(0, +) / cases < (perServiceSize ? 1.6 : 1.25), "\(movedTimesN)")
+    }
+
+    @Test func theDefaultSizeIsAPrimeOfAtLeast100EntriesPerCandidateThatChangesOnlyAtPowersOfTwo() {
+        var previous = MaglevTable.defaultSize(forCandidates: 1)
+        for count in 1...5000 {
+            let size = MaglevTable.defaultSize(forCandidates: count)
+            #expect(WeightMath.isPrime(size) && size >= 100 * count, "\(count) candidates: \(size)")
+            let crossedAPowerOfTwo = count > 8 && (count - 1).nonzeroBitCount == 1
+            #expect((size != previous) == crossedAPowerOfTwo, "\(count) candidates: \(previous) -> \(size)")
+            previous = size
+        }
+        #expect(MaglevTable.defaultSize(forCandidates: 10) == 1601, "10 endpoints: 3 KiB, not 128 KiB")
+        #expect(MaglevTable.defaultSize(forCandidates: MaglevTable.maximumCandidates) <= MaglevTable.maximumSize)
+    }
+
+    @Test(arguments: [1, 3, 8, 10, 17, 100, 1000])
+    func withTheDefaultSizeEqualWeightsOwnSharesWithin1Percent(count: Int) throws {
+        let strategy = try #require(try Fixture.strategy("maglev", Fixture.endpoints(count)) as? MaglevStrategy)
+        #expect(strategy.table.size == MaglevTable.defaultSize(forCandidates: count))
+        let shares = strategy.table.shares(candidates: count)
+        let mean = Double(strategy.table.size) / Double(count)
+        #expect(Double(shares.max()! - shares.min()!) / mean <= 0.01, "\(shares)")
     }
 
     @Test func theTableSizeMustBeAPrime() {

@@ -139,6 +139,33 @@ extension KernelTests {
             #expect(replies.countsByBody == ["n1p1": 6], "\(replies.map(\.body))")
         }
 
+        @Test("Zone hints (trafficDistribution: PreferClose) keep flows in node1's zone, and every endpoint is used again when one loses its hint")
+        func zoneHintsAndTheirFallback() throws {
+            func endpoint(_ pod: String, zone: String, hint: String?) -> K.SliceEndpoint {
+                K.SliceEndpoint(pod: pod, zone: zone, hintZones: hint.map { [$0] })
+            }
+            let hinted = [endpoint("n1p1", zone: "zone-a", hint: "zone-a"), endpoint("n2p1", zone: "zone-a", hint: "zone-a"),
+                          endpoint("n2p2", zone: "zone-b", hint: "zone-b")]
+            let world = try APIWorld.start(objects: [K.node("node1", zone: "zone-a"), K.node("node2", zone: "zone-b"),
+                                                     K.web(trafficDistribution: "PreferClose"), K.webSlice(hinted)])
+            defer { world.stop() }
+
+            let narrowed = try world.daemon.status().services.first?.endpoints.map(\.address)
+            #expect(narrowed == [Cluster.ip("n1p1"), Cluster.ip("n2p1")])
+            let close = try Client.curlLoop(from: "n1p3", "http://\(KernelTests.webVIP)/", count: 6)
+            #expect(close.countsByBody == ["n1p1": 3, "n2p1": 3], "only zone-a's endpoints: \(close.map(\.body))")
+
+            // kube-proxy's rule: hints count only when every endpoint has one.
+            var partial = hinted
+            partial[2].hintZones = nil
+            try world.api.apply(K.webSlice(partial))
+            let widened = try world.waitForStatus { $0.services.first?.endpoints.count == 3 }
+            let now = try world.daemon.status().services.first?.endpoints.map(\.address) ?? []
+            #expect(widened, "\(now)")
+            let all = try Client.curlLoop(from: "n1p3", "http://\(KernelTests.webVIP)/", count: 6)
+            #expect(all.countsByBody == ["n1p1": 2, "n2p1": 2, "n2p2": 2], "every endpoint: \(all.map(\.body))")
+        }
+
         @Test("sessionAffinity: ClientIP from the Service spec keeps a client on one endpoint")
         func clientIPAffinityFromTheSpec() throws {
             let world = try APIWorld.start(objects: [K.web(affinitySeconds: 60), K.webSlice(K.ready(KernelTests.threePods))])

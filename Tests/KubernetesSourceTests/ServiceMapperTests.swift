@@ -131,6 +131,7 @@ import Testing
     @Test func annotationsChooseStrategyMasqueradeRemovalAndHealthCheck() {
         let service = Make.service("a", annotations: [ServiceAnnotations.strategy: "maglev", ServiceAnnotations.strategyOptions: "tableSize=251",
                                                       ServiceAnnotations.masquerade: "true", ServiceAnnotations.endpointRemoval: "reset",
+                                                      ServiceAnnotations.answerPing: "yes",
                                                       ServiceAnnotations.healthCheck: "interval=1s, timeout=250ms, rise=1, fall=2"])
         let mapping = mapper.map(service, slices: [])
         let mapped = mapping.services.first
@@ -138,18 +139,20 @@ import Testing
         #expect(mapped?.service.strategy == "maglev")
         #expect(mapped?.service.strategyOptions == ["tableSize": "251"])
         #expect(mapped?.service.masquerade == true)
+        #expect(mapped?.service.answersPing == true)
         #expect(mapped?.endpointRemoval == .reset)
         #expect(mapped?.healthCheck == .init(intervalMilliseconds: 1000, timeoutMilliseconds: 250, rise: 1, fall: 2))
     }
 
     @Test func aBadAnnotationIsReportedAndOnlyItsOwnFeatureKeepsTheDefault() {
         let service = Make.service("a", annotations: [ServiceAnnotations.strategy: "maglv", ServiceAnnotations.masquerade: "true",
-                                                      ServiceAnnotations.endpointRemoval: "sometimes"])
+                                                      ServiceAnnotations.endpointRemoval: "sometimes", ServiceAnnotations.answerPing: "always"])
         let mapping = mapper.map(service, slices: [])
         #expect(mapping.services.first?.service.strategy == "random")
         #expect(mapping.services.first?.service.masquerade == true)
         #expect(mapping.services.first?.endpointRemoval == .drain)
-        #expect(mapping.problems.map(\.annotation).sorted() == [ServiceAnnotations.endpointRemoval, ServiceAnnotations.strategy])
+        #expect(mapping.services.first?.service.answersPing == false)
+        #expect(mapping.problems.map(\.annotation).sorted() == [ServiceAnnotations.answerPing, ServiceAnnotations.endpointRemoval, ServiceAnnotations.strategy])
     }
 
     @Test func anUnknownStrategyOptionRevertsTheStrategyToItsDefault() {

@@ -18,6 +18,7 @@ import Testing
             strategy: round-robin     # any registered strategy; default random
             sessionAffinity: {type: ClientIP, timeoutSeconds: 10800}   # optional
             masquerade: false         # optional: SNAT to the node address
+            answerPing: true          # optional: the node answers pings to the vip
             endpoints:
               - {address: 10.244.1.2, port: 8080, weight: 1}   # weight optional
         """
@@ -50,6 +51,7 @@ import Testing
         #expect(web.service.strategy == "round-robin")
         #expect(web.service.sessionAffinity == SessionAffinity(timeoutSeconds: 10800))
         #expect(!web.service.masquerade)
+        #expect(web.service.answersPing)
         #expect(web.service.endpoints == [Endpoint(address: IPAddress("10.244.1.2")!, port: 8080, weight: 1)])
         #expect(web.endpointRemoval == .drain)
         #expect(web.line == 4)
@@ -90,7 +92,7 @@ import Testing
         #expect(issues(text) == [
             "nfq-lb.yaml:7: services[0].strategy: unknown 'maglv' (known: least-connections, maglev, power-of-two, random, round-robin, source-hash, weighted-round-robin)",
             "nfq-lb.yaml:9: services[0].endpoints[0].address: not an IP address; got '10.244.1.300'",
-            "nfq-lb.yaml:13: services[1].sesionAffinity: unknown field; known: name, vip, port, protocol, strategy, strategyOptions, sessionAffinity, masquerade, endpointRemoval, healthCheck, endpoints",
+            "nfq-lb.yaml:13: services[1].sesionAffinity: unknown field; known: name, vip, port, protocol, strategy, strategyOptions, sessionAffinity, masquerade, answerPing, endpointRemoval, healthCheck, endpoints",
             "nfq-lb.yaml:15: services[2].vip: 192.168.1.1 is outside serviceCIDRs (10.96.0.0/12): the hooks would never queue it",
             "nfq-lb.yaml:16: services[2].port: must be between 1 and 65535; got 70000",
         ])
@@ -219,6 +221,18 @@ import Testing
             """
         #expect(issues(text) == [
             "nfq-lb.yaml:7: services[0].endpoints[1].address: 10.244.1.11 is IPv4 but the VIP fd00:10:96::1 is IPv6: a VIP's endpoints must be of its family (a dual-stack service is one service per family)",
+        ])
+    }
+
+    @Test func answerPingOnAnIPv6VIPIsRejected() {
+        let text = """
+            queues: 0
+            serviceCIDRs: ["fd00:10:96::/108"]
+            services:
+              - {name: a, vip: "fd00:10:96::1", port: 80, answerPing: true, endpoints: [{address: "fd00::1", port: 80}]}
+            """
+        #expect(issues(text) == [
+            "nfq-lb.yaml:4: services[0].answerPing: is IPv4 only: the hooks queue no ICMPv6 echo request; fd00:10:96::1 is IPv6",
         ])
     }
 

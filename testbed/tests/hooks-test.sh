@@ -223,6 +223,7 @@ test_mode() { # test_mode IPT MODE
     done
     check "raw tcp queue rule" has_line "$save" "-A NFQLB-PREROUTING -d 10.96.0.0/12 $syn -j NFQUEUE $q"
     check "raw tcp queue rule, 2nd cidr, OUTPUT" has_line "$save" "-A NFQLB-OUTPUT -d 10.200.0.0/16 $syn -j NFQUEUE $q"
+    check "mangle ping queue rule" has_line "$save" "-A NFQLB-PREROUTING -d 10.96.0.0/12 -p icmp -m icmp --icmp-type 8 -j NFQUEUE $q"
     check "nat prerequisite" has_line "$save" "-A NFQLB-POSTROUTING -m conntrack --ctstate DNAT -j RETURN"
     check "reject tcp" has_line "$save" "-A NFQLB-REJECT -p tcp -m mark --mark 0x10000/0x7fff0000 -j REJECT --reject-with tcp-reset"
     check "reject udp" has_line "$save" "-A NFQLB-REJECT -p udp -m mark --mark 0x10000/0x7fff0000 -j REJECT --reject-with icmp-port-unreachable"
@@ -336,6 +337,7 @@ test_mode_ipv6() {
     check "raw tcp queue rule" has_line "$save6" "-A NFQLB-PREROUTING -d fd00:10:96::/108 $syn -j NFQUEUE $q"
     check "no IPv4 range in ip6tables" bash -c "! grep -q 10.96.0.0 <<<\"\$1\"" _ "$save6"
     check "reject tcp" has_line "$save6" "-A NFQLB-REJECT -p tcp -m mark --mark 0x10000/0x7fff0000 -j REJECT --reject-with tcp-reset"
+    check "no ICMPv6 echo queue rule (answerPing is IPv4 only)" bash -c "! grep -q -- '-p ipv6-icmp\\|-p icmp' <<<\"\$1\"" _ "$save6"
     check "reject udp with icmp6" has_line "$save6" "-A NFQLB-REJECT -p udp -m mark --mark 0x10000/0x7fff0000 -j REJECT --reject-with icmp6-port-unreachable"
     check "conntrack INVALID dropped in FORWARD" has_line "$save6" "-A NFQLB-FORWARD -m conntrack --ctstate INVALID -j DROP"
     if [[ $mode == mark ]]; then

@@ -4,8 +4,9 @@ import PacketRewrite
 /// always maps to the same endpoint on every node running the same config, and removing one
 /// of N endpoints moves only about 1/N of flow hashes (see `MaglevTable`).
 ///
-/// Option `tableSize`: a prime, at least the number of candidates (default 65537). Larger
-/// tables balance more evenly; each entry is 2 bytes.
+/// Option `tableSize`: a prime, at least the number of candidates. By default the table is
+/// sized from the candidates (`MaglevTable.defaultSize(forCandidates:)`: 100 entries per
+/// candidate, in power-of-two steps); each entry is 2 bytes.
 public final class MaglevStrategy: BalancingStrategy, @unchecked Sendable {
     // @unchecked: `entries` borrows `table`'s buffer, which `table` keeps alive.
     public static let configName = "maglev"
@@ -17,16 +18,16 @@ public final class MaglevStrategy: BalancingStrategy, @unchecked Sendable {
     @usableFromInline let size: UInt64
 
     public static func validate(options: StrategyOptions) throws(StrategyError) {
-        _ = try tableSize(options)
+        _ = try tableSize(options, candidates: 0)
     }
 
-    static func tableSize(_ options: StrategyOptions) throws(StrategyError) -> Int {
+    static func tableSize(_ options: StrategyOptions, candidates: Int) throws(StrategyError) -> Int {
         try options.requireOnly(optionNames)
-        return try MaglevTable.size(from: options, default: MaglevTable.defaultSize)
+        return try MaglevTable.size(from: options, default: MaglevTable.defaultSize(forCandidates: candidates))
     }
 
     public init(endpoints: [Endpoint], context: StrategyBuildContext) throws(StrategyError) {
-        table = try MaglevTable(endpoints: endpoints, checkedSize: Self.tableSize(context.options))
+        table = try MaglevTable(endpoints: endpoints, checkedSize: Self.tableSize(context.options, candidates: endpoints.count))
         entries = table.entries
         size = UInt64(table.size)
     }

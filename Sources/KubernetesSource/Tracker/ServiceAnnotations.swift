@@ -9,12 +9,14 @@ public struct ServiceAnnotations: Sendable, Equatable {
     /// Prefix of the one-option-per-annotation form: `nfq-lb.io/strategy-option.tableSize`.
     public static let strategyOptionPrefix = "nfq-lb.io/strategy-option."
     public static let masquerade = "nfq-lb.io/masquerade"
+    public static let answerPing = "nfq-lb.io/answer-ping"
     public static let endpointRemoval = "nfq-lb.io/endpoint-removal"
     public static let healthCheck = "nfq-lb.io/health-check"
 
     public var strategy = "random"
     public var strategyOptions: StrategyOptions = [:]
     public var masquerade = false
+    public var answerPing = false
     public var endpointRemoval = MappedService.EndpointRemoval.drain
     public var healthCheck: MappedService.HealthCheck?
     public var problems: [AnnotationProblem] = []
@@ -52,11 +54,12 @@ public struct ServiceAnnotations: Sendable, Equatable {
                 problem(culprit, "\(error)")
             }
         }
-        if let text = annotations[Self.masquerade] {
+        for (annotation, flag) in [(Self.masquerade, \Self.masquerade), (Self.answerPing, \Self.answerPing)] {
+            guard let text = annotations[annotation] else { continue }
             switch text.trimmed.lowercased() {
-            case "true", "yes", "1": masquerade = true
-            case "false", "no", "0": masquerade = false
-            default: problem(Self.masquerade, "'\(text)' must be true or false")
+            case "true", "yes", "1": self[keyPath: flag] = true
+            case "false", "no", "0": self[keyPath: flag] = false
+            default: problem(annotation, "'\(text)' must be true or false")
             }
         }
         if let text = annotations[Self.endpointRemoval] {

@@ -95,7 +95,8 @@ public struct ServiceMapper: Sendable {
                 let label = portName.isEmpty ? "\(port.port)" : portName
                 let service = Service(name: "\(owner):\(label)", vip: vip, port: number, proto: proto,
                                       strategy: annotations.strategy, strategyOptions: annotations.strategyOptions,
-                                      sessionAffinity: affinity, masquerade: annotations.masquerade, endpoints: endpoints)
+                                      sessionAffinity: affinity, masquerade: annotations.masquerade,
+                                      answersPing: annotations.answerPing && vip.isIPv4, endpoints: endpoints)
                 mapping.services.append(MappedService(owner: owner, service: service, endpointRemoval: annotations.endpointRemoval,
                                                       healthCheck: annotations.healthCheck))
             }

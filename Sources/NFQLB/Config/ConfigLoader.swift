@@ -76,7 +76,7 @@ struct ConfigReader {
     static let topLevelKeys = ["queues", "serviceCIDRs", "tcpMode", "queue", "malformedPackets", "marks", "conntrack",
                                "masqueradeAddress", "pickCacheMilliseconds", "metrics", "include", "services", "kubernetes"]
     static let serviceKeys = ["name", "vip", "port", "protocol", "strategy", "strategyOptions", "sessionAffinity",
-                              "masquerade", "endpointRemoval", "healthCheck", "endpoints"]
+                              "masquerade", "answerPing", "endpointRemoval", "healthCheck", "endpoints"]
     static let endpointKeys = ["address", "port", "weight", "ready", "serving", "terminating"]
 
     mutating func report(_ node: Node?, _ field: String, _ message: String) {
@@ -334,12 +334,17 @@ struct ConfigReader {
             }
         }
         let masquerade = boolean(fields["masquerade"], "\(path).masquerade") ?? false
+        let answersPing = boolean(fields["answerPing"], "\(path).answerPing") ?? false
+        if answersPing, let vip, !vip.isIPv4 {
+            report(fields["answerPing"], "\(path).answerPing", "is IPv4 only: the hooks queue no ICMPv6 echo request; \(vip) is IPv6")
+        }
         let removal = choice(fields["endpointRemoval"], "\(path).endpointRemoval", default: ServiceConfig.EndpointRemoval.drain)
         let health = fields["healthCheck"].flatMap { readHealthCheck($0, path: "\(path).healthCheck") }
         let endpoints = readEndpoints(fields["endpoints"], path: path, vip: vip)
         guard issues.count == before, let vip, let port else { return nil }
         let service = Service(name: name, vip: vip, port: UInt16(port), proto: proto, strategy: strategy,
-                              strategyOptions: options, sessionAffinity: affinity, masquerade: masquerade, endpoints: endpoints)
+                              strategyOptions: options, sessionAffinity: affinity, masquerade: masquerade,
+                              answersPing: answersPing, endpoints: endpoints)
         var config = ServiceConfig(service: service, endpointRemoval: removal, healthCheck: health, line: node.mark?.line ?? 0)
         config.file = file
         config.path = path

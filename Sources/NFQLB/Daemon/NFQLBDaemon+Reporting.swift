@@ -84,7 +84,7 @@ extension NFQLBDaemon {
                 return StatusReport.ServiceStatus(
                     name: service.name, vip: service.vip.description, port: service.port, protocol: service.proto.description,
                     strategy: service.strategy, sessionAffinitySeconds: service.sessionAffinity?.timeoutSeconds,
-                    masquerade: service.masquerade, usesTerminatingEndpoints: balancer.usesTerminatingEndpoints,
+                    masquerade: service.masquerade, answersPing: service.answersPing, usesTerminatingEndpoints: balancer.usesTerminatingEndpoints,
                     source: origins[service.key],
                     endpoints: service.endpoints.map { endpoint in
                         let counter = flows.counts(key: endpoint.key, proto: service.proto)
@@ -117,6 +117,8 @@ public struct StatusReport: Codable, Sendable {
         public var strategy: String
         public var sessionAffinitySeconds: UInt32?
         public var masquerade: Bool
+        /// The node answers pings to the service address (`answerPing`).
+        public var answersPing: Bool = false
         public var usesTerminatingEndpoints: Bool
         /// Where the service is defined: `kubernetes namespace/name`, or its file and path.
         public var source: String?

@@ -18,6 +18,10 @@ struct WorkerStatistics {
     var conntrackErrors = 0
     var conntrackTableFull = 0
     var pickCacheHits = 0
+    /// Echo requests to an `answerPing` service address, answered by turning them around.
+    var pingsAnswered = 0
+    /// Echo requests to any other address in a service CIDR, passed on unanswered.
+    var pingsPassed = 0
     var socketOverruns = 0
     /// Verdict send fallbacks and packets answered outside a batch (the queue socket's own count).
     var queueFallbacks = QueueFallbacks()

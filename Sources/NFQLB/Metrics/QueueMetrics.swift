@@ -20,6 +20,8 @@ struct QueueMetrics {
     private let errors: Counter
     private let tableFull: Counter
     private let pickCacheHits: Counter
+    private let pingsAnswered: Counter
+    private let pingsPassed: Counter
     private let overruns: Counter
     private let splitSends: Counter
     private let singleSends: Counter
@@ -51,6 +53,8 @@ struct QueueMetrics {
         tableFull = Counter(label: "nfqlb_conntrack_operations_total", dimensions: q + [("result", "table_full")])
         pickCacheHits = Counter(label: "nfqlb_pick_cache_hits_total", dimensions: q)
         overruns = Counter(label: "nfqlb_socket_overruns_total", dimensions: q)
+        pingsAnswered = Counter(label: "nfqlb_pings_total", dimensions: q + [("result", "answered")])
+        pingsPassed = Counter(label: "nfqlb_pings_total", dimensions: q + [("result", "passed")])
         splitSends = Counter(label: "nfqlb_verdict_fallbacks_total", dimensions: q + [("kind", "split")])
         singleSends = Counter(label: "nfqlb_verdict_fallbacks_total", dimensions: q + [("kind", "single")])
         droppedUnsendable = Counter(label: "nfqlb_verdict_fallbacks_total", dimensions: q + [("kind", "dropped_unsendable")])
@@ -89,6 +93,8 @@ struct QueueMetrics {
         add(tableFull, now.conntrackTableFull, flushed.conntrackTableFull)
         add(pickCacheHits, now.pickCacheHits, flushed.pickCacheHits)
         add(overruns, now.socketOverruns, flushed.socketOverruns)
+        add(pingsAnswered, now.pingsAnswered, flushed.pingsAnswered)
+        add(pingsPassed, now.pingsPassed, flushed.pingsPassed)
         let fallbacks = now.queueFallbacks, before = flushed.queueFallbacks
         add(splitSends, fallbacks.splitSends, before.splitSends)
         add(singleSends, fallbacks.singleSends, before.singleSends)

@@ -145,6 +145,7 @@ final class QueueWorker<TCP: FlowPath, UDP: FlowPath> {
     /// Decides what a packet is; for a new flow of a service, picks its backend and stages it.
     @inline(__always)
     private func classify(_ packet: QueuedPacket, snapshot: BalancerSnapshot, slot: Int, now: UInt64) -> Disposition {
+        if ICMPEchoRequest.isICMP(packet.bytes) { return .decided(answerPing(packet, snapshot: snapshot)) }
         // A truncated copy (copyRange below the packet) is judged by its headers.
         if packet.isTruncated { packet.clampLengthsToCopy() }
         let view: PacketView
@@ -233,6 +234,20 @@ final class QueueWorker<TCP: FlowPath, UDP: FlowPath> {
             let flow = flows[i]
             environment.logger.debug("queue \(socket.queue): \(flow.tuple) -> \(flow.backendAddress):\(flow.backendPort) id \(flow.endpointID) candidate \(flow.candidate)\(flow.recalled ? " (remembered)" : "") ct \(flow.createResult) new \(flow.isNewFlow) -> \(verdict.kind)")
         }
+    }
+
+    /// An ICMP echo request to a service address (the hooks queue them): turned into its own
+    /// reply when the address answers pings (`answerPing`), passed on as it is otherwise, as
+    /// without nfq-lb. A truncated copy cannot be turned around: the reply would be cut short.
+    private func answerPing(_ packet: QueuedPacket, snapshot: BalancerSnapshot) -> QueueVerdict {
+        guard !packet.isTruncated, let echo = ICMPEchoRequest(validating: packet.bytes),
+              snapshot.answersPing(to: echo.destination) else {
+            statistics.pingsPassed += 1
+            return .accept
+        }
+        echo.turnIntoReply()
+        statistics.pingsAnswered += 1
+        return QueueVerdict(kind: .accept, mark: nil, returnsPayload: true)
     }
 
     /// What kube-proxy gives a flow with nowhere to go: our reject mark, which the filter

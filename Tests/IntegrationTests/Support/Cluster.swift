@@ -50,6 +50,7 @@ enum KernelPrerequisites {
         ("conntrack", "apt-get install conntrack"),
         ("curl", "apt-get install curl"),
         ("dig", "apt-get install bind9-dnsutils (or dnsutils)"),
+        ("ping", "apt-get install iputils-ping"),
         ("nginx", "apt-get install nginx-light (or nginx)"),
         ("dnsmasq", "apt-get install dnsmasq-base"),
         ("getent", "apt-get install libc-bin"),

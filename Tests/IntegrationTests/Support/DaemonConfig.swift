@@ -35,6 +35,7 @@ struct ServiceSpec: Sendable {
     var proto = "tcp"
     var strategy = "round-robin"
     var masquerade: Bool?
+    var answerPing: Bool?
     var endpointRemoval: String?
     var healthCheck: HealthCheckSpec?
     var endpoints: [EndpointSpec]
@@ -107,6 +108,7 @@ struct DaemonConfig: Sendable {
             lines.append("    protocol: \(service.proto)")
             lines.append("    strategy: \(service.strategy)")
             if let masquerade = service.masquerade { lines.append("    masquerade: \(masquerade)") }
+            if let answerPing = service.answerPing { lines.append("    answerPing: \(answerPing)") }
             if let removal = service.endpointRemoval { lines.append("    endpointRemoval: \(removal)") }
             if let check = service.healthCheck {
                 lines.append("    healthCheck: {intervalMilliseconds: \(check.intervalMilliseconds), timeoutMilliseconds: \(check.timeoutMilliseconds), rise: \(check.rise), fall: \(check.fall)}")

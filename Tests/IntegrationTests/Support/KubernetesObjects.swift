@@ -19,6 +19,9 @@ enum KubernetesObjects {
         var ready: Bool? = true
         var serving: Bool? = nil
         var terminating: Bool? = nil
+        /// The EndpointSlice controller's topology fields: the endpoint's zone and `hints.forZones`.
+        var zone: String? = nil
+        var hintZones: [String]? = nil
 
         /// The pod's node as the cluster names it (`n2p1` -> `node2`).
         var nodeName: String { "node\(Cluster.podNumbers(pod).node)" }
@@ -26,7 +29,8 @@ enum KubernetesObjects {
 
     static func service(_ name: String, namespace: String = "default", clusterIP: String, ports: [Port],
                         labels: [String: String] = proxyLabel, annotations: [String: String] = [:],
-                        affinitySeconds: Int? = nil, internalTrafficPolicy: String? = nil) -> String {
+                        affinitySeconds: Int? = nil, internalTrafficPolicy: String? = nil,
+                        trafficDistribution: String? = nil) -> String {
         var spec: [String: Any] = [
             "type": "ClusterIP", "clusterIP": clusterIP, "clusterIPs": [clusterIP],
             "ports": ports.map { ["name": $0.name, "port": $0.port, "targetPort": $0.targetPort, "protocol": $0.proto] },
@@ -36,6 +40,7 @@ enum KubernetesObjects {
             spec["sessionAffinityConfig"] = ["clientIP": ["timeoutSeconds": affinitySeconds]]
         }
         if let internalTrafficPolicy { spec["internalTrafficPolicy"] = internalTrafficPolicy }
+        if let trafficDistribution { spec["trafficDistribution"] = trafficDistribution }
         return json([
             "apiVersion": "v1", "kind": "Service",
             "metadata": ["name": name, "namespace": namespace, "labels": labels, "annotations": annotations] as [String: Any],
@@ -56,7 +61,10 @@ enum KubernetesObjects {
                 if let ready = endpoint.ready { conditions["ready"] = ready }
                 if let serving = endpoint.serving { conditions["serving"] = serving }
                 if let terminating = endpoint.terminating { conditions["terminating"] = terminating }
-                return ["addresses": [Cluster.ip(endpoint.pod)], "conditions": conditions, "nodeName": endpoint.nodeName]
+                var fields: [String: Any] = ["addresses": [Cluster.ip(endpoint.pod)], "conditions": conditions, "nodeName": endpoint.nodeName]
+                if let zone = endpoint.zone { fields["zone"] = zone }
+                if let hintZones = endpoint.hintZones { fields["hints"] = ["forZones": hintZones.map { ["name": $0] }] }
+                return fields
             },
         ])
     }
@@ -64,9 +72,16 @@ enum KubernetesObjects {
     /// The tests' web service: `name` on `vip`:80 -> the pods' nginx on 8080, port name `http`.
     static func web(_ name: String = "web", vip: String = KernelTests.webVIP, labels: [String: String] = proxyLabel,
                     annotations: [String: String] = ["nfq-lb.io/strategy": "round-robin"], affinitySeconds: Int? = nil,
-                    internalTrafficPolicy: String? = nil) -> String {
+                    internalTrafficPolicy: String? = nil, trafficDistribution: String? = nil) -> String {
         service(name, clusterIP: vip, ports: [Port(name: "http", port: 80, targetPort: 8080)], labels: labels,
-                annotations: annotations, affinitySeconds: affinitySeconds, internalTrafficPolicy: internalTrafficPolicy)
+                annotations: annotations, affinitySeconds: affinitySeconds, internalTrafficPolicy: internalTrafficPolicy,
+                trafficDistribution: trafficDistribution)
+    }
+
+    /// A Node as the kubelet registers it, with its zone label.
+    static func node(_ name: String, zone: String) -> String {
+        json(["apiVersion": "v1", "kind": "Node",
+              "metadata": ["name": name, "labels": ["kubernetes.io/hostname": name, "topology.kubernetes.io/zone": zone]]])
     }
 
     static func webSlice(_ endpoints: [SliceEndpoint], name: String = "web-1", service: String = "web",
