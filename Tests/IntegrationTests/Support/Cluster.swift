@@ -46,6 +46,7 @@ enum KernelPrerequisites {
         ("iptables", "apt-get install iptables"),
         ("iptables-save", "apt-get install iptables"),
         ("iptables-restore", "apt-get install iptables"),
+        ("ip6tables-restore", "apt-get install iptables"),
         ("nft", "apt-get install nftables"),
         ("conntrack", "apt-get install conntrack"),
         ("curl", "apt-get install curl"),
