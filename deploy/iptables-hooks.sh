@@ -17,7 +17,7 @@
 #   mangle PREROUTING, OUTPUT  -> NFQLB-PREROUTING, NFQLB-OUTPUT
 #            per CIDR   -d CIDR -p udp -m conntrack --ctstate NEW -j NFQUEUE <queue options>
 #            [mark]     ... -m conntrack ! --ctstatus CONFIRMED ... instead of --ctstate NEW
-#            per CIDR   -d CIDR -p icmp --icmp-type echo-request -j NFQUEUE <queue options>
+#            per CIDR   -d CIDR -p icmp --icmp-type echo-request -j NFQUEUE <queue options> (IPv4 only)
 #          (every echo request, not only a flow's first: the daemon turns it into the reply
 #           when the address has `answerPing`, and passes it on untouched otherwise)
 #   nat    POSTROUTING         -> NFQLB-POSTROUTING
@@ -58,6 +58,13 @@
 # the nft chains are flushed and refilled in one `nft -f` transaction (the map stays).
 # Remove deletes every NFQLB-* chain and every rule that jumps to one, in every table,
 # whatever options they were installed with, and the nft table.
+#
+# IPv6: IPv6 --service-cidr ranges get the same chains and rules through ip6tables (the
+# command derived from --iptables: iptables-legacy -> ip6tables-legacy), with
+# icmp6-port-unreachable for UDP rejects, and in mode mark the nft table `ip6 nfqlb`, a mirror
+# of `ip nfqlb` whose map is `mark : ipv6_addr . inet_service` (docs/ARCHITECTURE.md says why
+# two tables and not one `inet` table). A family without CIDRs has none of our rules: an
+# install removes what an earlier one left there. remove and status cover both families.
 
 set -euo pipefail
 
@@ -74,20 +81,22 @@ usage: $PROG install --queues A[:B] --service-cidr CIDR [--service-cidr CIDR ...
 Installs, removes or shows the iptables (and, in mode mark, nftables) hooks of nfq-lb.
 
   install   add or replace our rules (idempotent)
-  remove    delete every NFQLB-* chain and jump rule from all tables and the nft table
-            'ip $NFT_TABLE', whatever they were installed with; nothing installed is fine
+  remove    delete every NFQLB-* chain and jump rule from all tables (iptables and
+            ip6tables) and the nft tables 'ip $NFT_TABLE' and 'ip6 $NFT_TABLE', whatever
+            they were installed with; nothing installed is fine
   status    print our chains/rules, the nft table and the kernel queue state;
             exit 0 if installed, 3 if not (or only partly) installed
 
 options:
   --queues A:B | N        NFQUEUE numbers (0..65535), required for install
-  --service-cidr CIDR     IPv4 service range (repeatable), required for install
+  --service-cidr CIDR     IPv4 or IPv6 service range (repeatable), required for install
   --mode MODE             mark (default) | conntrack | rewrite
   --mark-mask HEX         mark bits owned by nfq-lb, one contiguous run of >= 8 bits
                           (default 0xffff0000)
   --no-bypass             omit --queue-bypass (packets are dropped while no daemon listens)
   --iptables CMD          iptables command (default: iptables; e.g. iptables-legacy);
-                          CMD-save and CMD-restore must exist. Without it, remove and
+                          CMD-save and CMD-restore must exist (and the ip6tables
+                          counterparts for IPv6 ranges). Without it, remove and
                           status look at every iptables backend on this machine.
   --netns NAME            run everything inside 'ip netns exec NAME'
   --dry-run               install: print the iptables-restore and nft input, change nothing
@@ -165,6 +174,10 @@ parse_queues() {
 # normalize_cidr CIDR -> prints network/prefix (bare address = /32)
 normalize_cidr() {
     local c=$1 addr len o1 o2 o3 o4 ip netmask net
+    if [[ $c == *:* ]]; then
+        normalize_cidr6 "$c"
+        return
+    fi
     if [[ $c =~ ^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})(/([0-9]{1,2}))?$ ]]; then
         o1=$((10#${BASH_REMATCH[1]})); o2=$((10#${BASH_REMATCH[2]}))
         o3=$((10#${BASH_REMATCH[3]})); o4=$((10#${BASH_REMATCH[4]}))
@@ -179,6 +192,56 @@ normalize_cidr() {
     net=$(( ip & netmask ))
     addr=$(printf '%d.%d.%d.%d' $(( (net >> 24) & 255 )) $(( (net >> 16) & 255 )) $(( (net >> 8) & 255 )) $(( net & 255 )))
     printf '%s/%d\n' "$addr" "$len"
+}
+
+# normalize_cidr6 CIDR -> prints network/prefix of an IPv6 range (bare address = /128), the
+# address in its canonical compressed form (RFC 5952), as ip6tables-save prints it
+normalize_cidr6() {
+    local c=$1 addr len head tail i g missing best_at=-1 best_len=0 run_at=-1 run_len=0 out
+    local -a hg=() tg=() groups=()
+    [[ $c =~ ^([0-9a-fA-F:]+)(/([0-9]{1,3}))?$ ]] || usage_error "--service-cidr: not an IPv4 or IPv6 CIDR: '$c'"
+    addr=${BASH_REMATCH[1]}; len=${BASH_REMATCH[3]:-128}; len=$((10#$len))
+    ((len >= 1 && len <= 128)) || usage_error "--service-cidr: prefix length must be 1..128 in '$c'"
+    if [[ $addr == *::* ]]; then
+        head=${addr%%::*}; tail=${addr#*::}
+        [[ $tail != *::* ]] || usage_error "--service-cidr: bad IPv6 address in '$c'"
+        [[ -z $head ]] || IFS=: read -r -a hg <<<"$head"
+        [[ -z $tail ]] || IFS=: read -r -a tg <<<"$tail"
+        missing=$((8 - ${#hg[@]} - ${#tg[@]}))
+        ((missing >= 1)) || usage_error "--service-cidr: bad IPv6 address in '$c'"
+        groups=("${hg[@]}")
+        for ((i = 0; i < missing; i++)); do groups+=(0); done
+        groups+=("${tg[@]}")
+    else
+        IFS=: read -r -a groups <<<"$addr"
+    fi
+    ((${#groups[@]} == 8)) || usage_error "--service-cidr: bad IPv6 address in '$c'"
+    for ((i = 0; i < 8; i++)); do
+        g=${groups[i]}
+        [[ $g =~ ^[0-9a-fA-F]{1,4}$ ]] || usage_error "--service-cidr: bad IPv6 address in '$c'"
+        g=$((16#$g))
+        # host bits off
+        if ((len <= i * 16)); then g=0
+        elif ((len < (i + 1) * 16)); then g=$((g & ((0xffff << ((i + 1) * 16 - len)) & 0xffff))); fi
+        groups[i]=$g
+    done
+    # the longest run of at least two zero groups becomes "::" (the first such run on a tie)
+    for ((i = 0; i <= 8; i++)); do
+        if ((i < 8 && groups[i] == 0)); then
+            ((run_at >= 0)) || { run_at=$i; run_len=0; }
+            run_len=$((run_len + 1))
+        else
+            if ((run_at >= 0 && run_len > best_len && run_len >= 2)); then best_at=$run_at; best_len=$run_len; fi
+            run_at=-1
+        fi
+    done
+    out=""
+    for ((i = 0; i < 8; i++)); do
+        if ((i == best_at)); then out+="::"; i=$((i + best_len - 1)); continue; fi
+        [[ -z $out || $out == *: ]] || out+=":"
+        out+=$(printf '%x' "${groups[i]}")
+    done
+    printf '%s/%d\n' "$out" "$len"
 }
 
 # parse_mask HEX -> MASK SHIFT WIDTH MASQ ID_MASK MARK_REJECT MARK_NOTRACK (numbers)
@@ -230,6 +293,19 @@ check_ipt() {
     command -v -- "$cmd-restore" >/dev/null || die "not found: $cmd-restore (derived from --iptables $cmd)"
 }
 
+# v6_of CMD: the ip6tables command of the same backend (iptables-legacy -> ip6tables-legacy,
+# /usr/sbin/iptables -> /usr/sbin/ip6tables)
+v6_of() {
+    local cmd=$1 dir="" base
+    [[ $cmd == */* ]] && dir=${cmd%/*}/
+    base=${cmd##*/}
+    [[ $base == iptables* ]] || { printf '%s\n' "$cmd"; return; }
+    printf '%sip6%s\n' "$dir" "${base#ip}"
+}
+
+# has_ipt CMD: CMD, CMD-save and CMD-restore exist
+has_ipt() { command -v -- "$1" >/dev/null && command -v -- "$1-save" >/dev/null && command -v -- "$1-restore" >/dev/null; }
+
 # ALL_IPTS: one command per iptables backend found on this machine (nf_tables, legacy)
 # IPT_LIST: the backends that remove/status look at (--iptables: only that one)
 declare -a ALL_IPTS=() IPT_LIST=()
@@ -276,9 +352,19 @@ existing_tables() {
     "$ipt-save" 2>/dev/null | sed -n 's/^\*\([a-z]*\)$/\1/p' || true
 }
 
-nft_table_present() {
+nft_table_present() { # nft_table_present [FAMILY=ip]
     command -v nft >/dev/null || return 1
-    nft list table ip "$NFT_TABLE" >/dev/null 2>&1
+    nft list table "${1:-ip}" "$NFT_TABLE" >/dev/null 2>&1
+}
+
+# both_families: every command of IPT_LIST and, where it exists, its ip6tables counterpart
+both_families() {
+    local ipt
+    for ipt in "${IPT_LIST[@]}"; do
+        printf '%s\n' "$ipt"
+        if has_ipt "$(v6_of "$ipt")"; then v6_of "$ipt"; fi
+    done
+    return 0
 }
 
 # ---------------------------------------------------------------- remove
@@ -309,8 +395,10 @@ removal_input() {
 }
 
 do_remove() {
-    local ipt input removed=0
-    for ipt in "${IPT_LIST[@]}"; do
+    local ipt input removed=0 fam
+    local -a ipts
+    mapfile -t ipts < <(both_families)
+    for ipt in "${ipts[@]}"; do
         input=$(removal_input "$ipt")
         [[ -n $input ]] || continue
         if ! printf '%s\n' "$input" | "$ipt-restore" -w 10 --noflush; then
@@ -318,12 +406,14 @@ do_remove() {
         fi
         removed=1
     done
-    if nft_table_present; then
-        nft delete table ip "$NFT_TABLE" || die "nft delete table ip $NFT_TABLE failed"
-        removed=1
-    fi
+    for fam in ip ip6; do
+        if nft_table_present "$fam"; then
+            nft delete table "$fam" "$NFT_TABLE" || die "nft delete table $fam $NFT_TABLE failed"
+            removed=1
+        fi
+    done
     # verify
-    for ipt in "${IPT_LIST[@]}"; do
+    for ipt in "${ipts[@]}"; do
         if "$ipt-save" 2>/dev/null | grep -q 'NFQLB-'; then
             die "NFQLB-* rules are still present after remove ($ipt-save)"
         fi
@@ -348,9 +438,13 @@ jump_present() {
     "$1" -w 10 -t "$2" -C "$3" -j "$4" >/dev/null 2>&1
 }
 
-# install_restore_input IPT: the iptables-restore --noflush input for install
+# install_input IPT [FAMILY=4]: the iptables-restore --noflush input for install, with the
+# CIDRs of that family (IPv6: ip6tables and its reject type)
 install_input() {
     local ipt=$1 qo c table save want_chains line target chain n i
+    local -a FAM_CIDRS=("${CIDRS[@]}")
+    local udp_reject=icmp-port-unreachable
+    if [[ ${2:-4} == 6 ]]; then FAM_CIDRS=("${CIDRS6[@]}"); udp_reject=icmp6-port-unreachable; fi
     qo=$(queue_opts)
     local -A desired_jumps=(
         [raw]="PREROUTING:NFQLB-PREROUTING OUTPUT:NFQLB-OUTPUT"
@@ -401,7 +495,7 @@ install_input() {
                         printf -- '-A %s -m mark --mark %s/%s -j CT --notrack\n' "$chain" "$(hex "$MARK_NOTRACK")" "$(hex "$ID_MASK")"
                         printf -- '-A %s -m mark --mark %s/%s -j RETURN\n' "$chain" "$(hex "$MARK_NOTRACK")" "$(hex "$ID_MASK")"
                     fi
-                    for c in "${CIDRS[@]}"; do
+                    for c in "${FAM_CIDRS[@]}"; do
                         printf -- '-A %s -d %s -p tcp --syn -j NFQUEUE %s\n' "$chain" "$c" "$qo"
                     done
                 done ;;
@@ -409,16 +503,17 @@ install_input() {
                 local ctmatch="-m conntrack --ctstate NEW"
                 [[ $MODE == mark ]] && ctmatch="-m conntrack ! --ctstatus CONFIRMED"
                 for chain in NFQLB-PREROUTING NFQLB-OUTPUT; do
-                    for c in "${CIDRS[@]}"; do
+                    for c in "${FAM_CIDRS[@]}"; do
                         printf -- '-A %s -d %s -p udp %s -j NFQUEUE %s\n' "$chain" "$c" "$ctmatch" "$qo"
-                        printf -- '-A %s -d %s -p icmp --icmp-type echo-request -j NFQUEUE %s\n' "$chain" "$c" "$qo"
+                        # answerPing is IPv4 only: no ICMPv6 echo is queued
+                        [[ ${2:-4} == 6 ]] || printf -- '-A %s -d %s -p icmp --icmp-type echo-request -j NFQUEUE %s\n' "$chain" "$c" "$qo"
                     done
                 done ;;
             nat)
                 printf -- '-A NFQLB-POSTROUTING -m conntrack --ctstate DNAT -j RETURN\n' ;;
             filter)
                 printf -- '-A NFQLB-REJECT -p tcp -m mark --mark %s/%s -j REJECT --reject-with tcp-reset\n' "$(hex "$MARK_REJECT")" "$(hex "$ID_MASK")"
-                printf -- '-A NFQLB-REJECT -p udp -m mark --mark %s/%s -j REJECT --reject-with icmp-port-unreachable\n' "$(hex "$MARK_REJECT")" "$(hex "$ID_MASK")"
+                printf -- '-A NFQLB-REJECT -p udp -m mark --mark %s/%s -j REJECT --reject-with %s\n' "$(hex "$MARK_REJECT")" "$(hex "$ID_MASK")" "$udp_reject"
                 printf -- '-A NFQLB-FORWARD -m conntrack --ctstate INVALID -j DROP\n' ;;
         esac
         # jump rules, first in the built-in chain, only if missing
@@ -432,28 +527,34 @@ install_input() {
     done
 }
 
+# nft_input [FAMILY=4]: the nft -f input of table ip nfqlb (4) or its mirror ip6 nfqlb (6)
 nft_input() {
-    local set chain proto joined
-    joined=$(IFS=,; echo "${CIDRS[*]}")
+    local set chain proto joined fam=ip addr_type=ipv4_addr
+    if [[ ${1:-4} == 6 ]]; then
+        fam=ip6; addr_type=ipv6_addr
+        joined=$(IFS=,; echo "${CIDRS6[*]}")
+    else
+        joined=$(IFS=,; echo "${CIDRS[*]}")
+    fi
     set="{ ${joined//,/, } }"
     cat <<EOF
-add table ip $NFT_TABLE
-add map ip $NFT_TABLE endpoints { type mark : ipv4_addr . inet_service; }
-add chain ip $NFT_TABLE pre { type nat hook prerouting priority -100; policy accept; }
-add chain ip $NFT_TABLE out { type nat hook output priority -100; policy accept; }
-add chain ip $NFT_TABLE post { type nat hook postrouting priority 100; policy accept; }
-flush chain ip $NFT_TABLE pre
-flush chain ip $NFT_TABLE out
-flush chain ip $NFT_TABLE post
+add table $fam $NFT_TABLE
+add map $fam $NFT_TABLE endpoints { type mark : $addr_type . inet_service; }
+add chain $fam $NFT_TABLE pre { type nat hook prerouting priority -100; policy accept; }
+add chain $fam $NFT_TABLE out { type nat hook output priority -100; policy accept; }
+add chain $fam $NFT_TABLE post { type nat hook postrouting priority 100; policy accept; }
+flush chain $fam $NFT_TABLE pre
+flush chain $fam $NFT_TABLE out
+flush chain $fam $NFT_TABLE post
 EOF
     for chain in pre out; do
-        echo "add rule ip $NFT_TABLE $chain ip daddr $set meta l4proto { tcp, udp } meta mark and $(hex "$ID_MASK") == $(hex "$MARK_REJECT") accept"
+        echo "add rule $fam $NFT_TABLE $chain $fam daddr $set meta l4proto { tcp, udp } meta mark and $(hex "$ID_MASK") == $(hex "$MARK_REJECT") accept"
         for proto in tcp udp; do
-            echo "add rule ip $NFT_TABLE $chain ip daddr $set meta l4proto $proto ct mark set meta mark and $(hex "$MASK") dnat ip to meta mark and $(hex "$ID_MASK") map @endpoints"
+            echo "add rule $fam $NFT_TABLE $chain $fam daddr $set meta l4proto $proto ct mark set meta mark and $(hex "$MASK") dnat $fam to meta mark and $(hex "$ID_MASK") map @endpoints"
         done
-        echo "add rule ip $NFT_TABLE $chain ip daddr $set meta l4proto { tcp, udp } counter drop"
+        echo "add rule $fam $NFT_TABLE $chain $fam daddr $set meta l4proto { tcp, udp } counter drop"
     done
-    echo "add rule ip $NFT_TABLE post ct mark and $(hex "$MASQ") == $(hex "$MASQ") masquerade"
+    echo "add rule $fam $NFT_TABLE post ct mark and $(hex "$MASQ") == $(hex "$MASQ") masquerade"
 }
 
 do_install() {
@@ -463,24 +564,39 @@ do_install() {
     parse_queues "$QUEUES"
     parse_mask "$MASK_ARG"
     local c n
-    declare -g -a CIDRS=()
+    declare -g -a CIDRS=() CIDRS6=()
     declare -A seen=()
     for c in "${CIDRS_ARG[@]}"; do
         n=$(normalize_cidr "$c")
         [[ -z ${seen[$n]:-} ]] || continue
         seen[$n]=1
-        CIDRS+=("$n")
+        if [[ $n == *:* ]]; then CIDRS6+=("$n"); else CIDRS+=("$n"); fi
     done
     if [[ $MODE == mark ]]; then
         command -v nft >/dev/null || die "mode mark needs the nft command (nftables)"
     fi
+    local ipt6
+    ipt6=$(v6_of "$IPT")
+    ((${#CIDRS6[@]} == 0)) || has_ipt "$ipt6" || die "IPv6 service ranges need $ipt6, $ipt6-save and $ipt6-restore"
 
-    local ipt_in nft_in=""
-    ipt_in=$(install_input "$IPT")
-    [[ $MODE == mark ]] && nft_in=$(nft_input)
+    local ipt_in nft_in="" ipt6_in="" nft6_in=""
+    if ((${#CIDRS[@]} > 0)); then
+        ipt_in=$(install_input "$IPT")
+        [[ $MODE == mark ]] && nft_in=$(nft_input)
+    else
+        ipt_in=$(removal_input "$IPT")
+    fi
+    if ((${#CIDRS6[@]} > 0)); then
+        ipt6_in=$(install_input "$ipt6" 6)
+        [[ $MODE == mark ]] && nft6_in=$(nft_input 6)
+    elif has_ipt "$ipt6"; then
+        ipt6_in=$(removal_input "$ipt6")
+    fi
     if ((DRY_RUN)); then
-        printf '# %s-restore --noflush input\n%s\n' "$IPT" "$ipt_in"
-        [[ -n $nft_in ]] && printf '# nft -f input\n%s\n' "$nft_in"
+        [[ -z $ipt_in ]] || printf '# %s-restore --noflush input\n%s\n' "$IPT" "$ipt_in"
+        [[ -z $nft_in ]] || printf '# nft -f input\n%s\n' "$nft_in"
+        [[ -z $ipt6_in ]] || printf '# %s-restore --noflush input\n%s\n' "$ipt6" "$ipt6_in"
+        [[ -z $nft6_in ]] || printf '# nft -f input (IPv6)\n%s\n' "$nft6_in"
         return 0
     fi
 
@@ -489,11 +605,20 @@ do_install() {
     if [[ -n $nft_in ]]; then
         printf '%s\n' "$nft_in" | nft -f - || die "nft -f failed for table ip $NFT_TABLE; input was:"$'\n'"$nft_in"
     fi
-    if ! printf '%s\n' "$ipt_in" | "$IPT-restore" -w 10 --noflush; then
+    if [[ -n $nft6_in ]]; then
+        printf '%s\n' "$nft6_in" | nft -f - || die "nft -f failed for table ip6 $NFT_TABLE; input was:"$'\n'"$nft6_in"
+    fi
+    if [[ -n $ipt_in ]] && ! printf '%s\n' "$ipt_in" | "$IPT-restore" -w 10 --noflush; then
         die "$IPT-restore --noflush failed; input was:"$'\n'"$ipt_in"
     fi
-    if [[ $MODE != mark ]] && nft_table_present; then
+    if [[ -n $ipt6_in ]] && ! printf '%s\n' "$ipt6_in" | "$ipt6-restore" -w 10 --noflush; then
+        die "$ipt6-restore --noflush failed; input was:"$'\n'"$ipt6_in"
+    fi
+    if { [[ $MODE != mark ]] || ((${#CIDRS[@]} == 0)); } && nft_table_present; then
         nft delete table ip "$NFT_TABLE" || die "could not delete the nft table ip $NFT_TABLE left by mode mark"
+    fi
+    if { [[ $MODE != mark ]] || ((${#CIDRS6[@]} == 0)); } && nft_table_present ip6; then
+        nft delete table ip6 "$NFT_TABLE" || die "could not delete the nft table ip6 $NFT_TABLE left by mode mark"
     fi
     # rules of ours left in another iptables backend would double-queue packets
     local other
@@ -506,20 +631,21 @@ do_install() {
     done
     if ((!QUIET)); then
         printf 'nfq-lb hooks installed: mode=%s queues=%s cidrs=%s mark-mask=%s (shift=%d width=%d REJECT=%s NOTRACK=%s MASQ=%s ID_MASK=%s) bypass=%s iptables=%s\n' \
-            "$MODE" "$QUEUES" "$(IFS=,; echo "${CIDRS[*]}")" "$(hex "$MASK")" "$SHIFT" "$WIDTH" "$(hex "$MARK_REJECT")" \
+            "$MODE" "$QUEUES" "$(IFS=,; echo "${CIDRS[*]}${CIDRS6[*]:+${CIDRS[*]:+,}}${CIDRS6[*]}")" "$(hex "$MASK")" "$SHIFT" "$WIDTH" "$(hex "$MARK_REJECT")" \
             "$(hex "$MARK_NOTRACK")" "$(hex "$MASQ")" "$(hex "$ID_MASK")" "$( ((BYPASS)) && echo yes || echo no)" "$IPT"
     fi
 }
 
 # ---------------------------------------------------------------- status
 do_status() {
-    local ipt table lines found=0 complete=1 be i chain target mark_mode=0
-    local -a missing=()
+    local ipt table lines found=0 complete=1 be i chain target mark_mode=0 mark_mode6=0
+    local -a missing=() ipts
     local -a want=(raw:PREROUTING:NFQLB-PREROUTING raw:OUTPUT:NFQLB-OUTPUT
         mangle:PREROUTING:NFQLB-PREROUTING mangle:OUTPUT:NFQLB-OUTPUT
         nat:POSTROUTING:NFQLB-POSTROUTING filter:FORWARD:NFQLB-REJECT filter:OUTPUT:NFQLB-REJECT
         filter:FORWARD:NFQLB-FORWARD)
-    for ipt in "${IPT_LIST[@]}"; do
+    mapfile -t ipts < <(both_families)
+    for ipt in "${ipts[@]}"; do
         be=$(backend_of "$ipt" || echo "?")
         local all="" existing
         existing=" $(existing_tables "$ipt" | tr '\n' ' ') "
@@ -532,7 +658,9 @@ do_status() {
         [[ -n $all ]] || continue
         found=1
         printf '== iptables rules of nfq-lb (%s, %s)\n%s' "$ipt" "$be" "$all"
-        [[ $all == *"--ctstatus CONFIRMED"* ]] && mark_mode=1
+        if [[ $all == *"--ctstatus CONFIRMED"* ]]; then
+            if [[ ${ipt##*/} == ip6* ]]; then mark_mode6=1; else mark_mode=1; fi
+        fi
         for i in "${want[@]}"; do
             table=${i%%:*}; chain=${i#*:}; target=${chain#*:}; chain=${chain%%:*}
             if ! grep -qxF -- "-A $chain -j $target" <<<"$(save_table "$ipt" "$table")"; then
@@ -546,6 +674,13 @@ do_status() {
         nft list table ip "$NFT_TABLE"
     elif ((mark_mode)); then
         missing+=("nft table ip $NFT_TABLE (mode mark)")
+    fi
+    if nft_table_present ip6; then
+        found=1
+        printf '== nft table ip6 %s\n' "$NFT_TABLE"
+        nft list table ip6 "$NFT_TABLE"
+    elif ((mark_mode6)); then
+        missing+=("nft table ip6 $NFT_TABLE (mode mark, IPv6)")
     fi
     printf '== kernel queues (/proc/net/netfilter/nfnetlink_queue)\n'
     if [[ -s /proc/net/netfilter/nfnetlink_queue ]]; then

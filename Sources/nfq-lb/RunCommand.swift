@@ -101,7 +101,7 @@ struct RunCommand: AsyncParsableCommand {
         resync.start()
         var services: [any ServiceLifecycle.Service] = [WorkerService(pool: pool), ConntrackEventService(monitor: monitor, resynchronizer: resync),
                                                         ConfigReloader(daemon: daemon), StaleEntryRetryService(daemon: daemon)]
-        if let map = daemon.endpointMap as? NFTablesEndpointMap { services.append(EndpointMapReconciler(map: map, logger: logger)) }
+        if let map = daemon.endpointMap as? DualStackEndpointMap { services.append(EndpointMapReconciler(maps: map.maps, logger: logger)) }
         if settings.metrics.enabled {
             // The first config is in force: `activate` above succeeded.
             let endpointMap = daemon.endpointMap

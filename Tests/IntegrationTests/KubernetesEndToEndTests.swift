@@ -27,6 +27,28 @@ extension KernelTests {
             #expect(service.strategy == "round-robin", "the strategy annotation is in force")
         }
 
+        @Test("A dual-stack Service is balanced on both cluster IPs, each over the EndpointSlice of its family")
+        func dualStackServiceIsBalancedPerFamily() throws {
+            let vip6 = "fd00:10:96::10"
+            let service = K.service("dual", clusterIP: KernelTests.webVIP, ports: [K.Port(name: "http", port: 80, targetPort: 8080)],
+                                    annotations: ["nfq-lb.io/strategy": "round-robin"],
+                                    clusterIPs: [KernelTests.webVIP, vip6], ipFamilyPolicy: "RequireDualStack")
+            let ports = [(name: "http", port: 8080, proto: "TCP")]
+            let world = try APIWorld.start(mode: .mark, ipv6: true, objects: [
+                service,
+                K.slice("dual-v4", service: "dual", ports: ports, endpoints: K.ready(["n1p1", "n2p1"])),
+                K.slice("dual-v6", service: "dual", ports: ports, endpoints: K.ready(["n1p2", "n2p2"]), addressType: "IPv6"),
+            ])
+            defer { world.stop() }
+
+            let v4 = try Client.curlLoop(from: "n1p3", "http://\(KernelTests.webVIP)/", count: 4)
+            #expect(v4.failures.isEmpty && v4.countsByBody == ["n1p1": 2, "n2p1": 2], "IPv4 cluster IP: \(v4)\n\(world.daemon.stateDescription)")
+            let v6 = try Client.curlLoop(from: "n1p3", "http://[\(vip6)]/", count: 4, extra: ["-g"])
+            #expect(v6.failures.isEmpty && v6.countsByBody == ["n1p2": 2, "n2p2": 2], "IPv6 cluster IP: \(v6)\n\(world.daemon.stateDescription)")
+            let sources = try world.daemon.status().services.filter { $0.source == "kubernetes default/dual" }.map(\.vip).sorted()
+            #expect(sources == [KernelTests.webVIP, vip6], "\(sources)")
+        }
+
         @Test("Until the first complete lists are in, /readyz says what it waits for and no Kubernetes service is installed")
         func readyzWaitsForTheFirstLists() throws {
             let api = try FakeAPIServer.start(namespace: Cluster.ns("node1"), listen: ["127.0.0.1"])
@@ -274,18 +296,19 @@ struct APIWorld {
 
     /// The config: no file services, a `kubernetes:` block for the in-cluster path (API server
     /// address, token file re-read per request, CA file) and node1's name.
-    static func config(api: FakeAPIServer, mode: NFQLBConfig.TCPMode) -> DaemonConfig {
+    static func config(api: FakeAPIServer, mode: NFQLBConfig.TCPMode, ipv6: Bool = false) -> DaemonConfig {
         var config = DaemonConfig(mode: mode, services: [])
+        config.ipv6 = ipv6
         config.kubernetes = "apiServer: \(api.url), tokenFile: \(api.tokenFile), caFile: \(api.caFile), nodeName: node1, coalesceMilliseconds: 10"
         return config
     }
 
     /// Starts the API server with `objects`, then the daemon, and waits for `/readyz`.
-    static func start(mode: NFQLBConfig.TCPMode = .conntrack, objects: [String]) throws -> APIWorld {
+    static func start(mode: NFQLBConfig.TCPMode = .conntrack, ipv6: Bool = false, objects: [String]) throws -> APIWorld {
         let api = try FakeAPIServer.start(namespace: Cluster.ns("node1"), listen: ["127.0.0.1"])
         do {
             for object in objects { try api.apply(object) }
-            let daemon = try DaemonProcess.start(config(api: api, mode: mode))
+            let daemon = try DaemonProcess.start(config(api: api, mode: mode, ipv6: ipv6))
             let world = APIWorld(api: api, daemon: daemon)
             guard try eventually(timeout: 10, { try daemon.answer("/readyz").status == 200 }) else {
                 world.stop()

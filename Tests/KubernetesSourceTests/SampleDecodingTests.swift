@@ -62,6 +62,25 @@ import PacketRewrite
         #expect(mapped.services.allSatisfy { $0.service.endpoints.isEmpty })
     }
 
+    @Test func theRecordedServiceMadeDualStackIsBalancedOverTheRecordedSlicesOfEachFamily() throws {
+        var service = try Samples.decode(KubernetesService.self, "service-demo.json")
+        service.spec?.clusterIPs = ["10.102.201.116", "fd00:10:96::74"]
+        service.spec?.ipFamilies = ["IPv4", "IPv6"]
+        service.spec?.ipFamilyPolicy = "PreferDualStack"
+        let v4 = try Samples.decode(EndpointSlice.self, "endpointslice-demo-abc12.json")
+        let events = try Samples.events(EndpointSlice.self, "endpointslices-watch.jsonl")
+        let v6 = try #require(events.first { $0.object.metadata.name == "demo-v6-xyz89" }?.object)
+        let mapper = ServiceMapper(settings: MappingSettings(nodeName: "node-a", serviceProxyName: ""))
+        let mapped = mapper.map(service, slices: [v4, v6])
+        let byKey = Dictionary(uniqueKeysWithValues: mapped.services.map { ($0.service.key.description, $0.service) })
+        #expect(byKey.keys.sorted() == ["tcp 10.102.201.116:80", "tcp [fd00:10:96::74]:80", "udp 10.102.201.116:53", "udp [fd00:10:96::74]:53"])
+        #expect(byKey["tcp [fd00:10:96::74]:80"]?.endpoints.map(\.key.description) == ["[fd00:10:244::20]:8080"])
+        #expect(byKey["tcp 10.102.201.116:80"]?.endpoints.map(\.address.description) == ["10.244.1.10", "10.244.2.11", "10.244.3.12"])
+        // The IPv6 slice has no dns port: the IPv6 dns VIP has no endpoints (rejected, as kube-proxy does).
+        #expect(byKey["udp [fd00:10:96::74]:53"]?.endpoints == [])
+        #expect(byKey["tcp 10.102.201.116:80"]?.name == byKey["tcp [fd00:10:96::74]:80"]?.name)
+    }
+
     @Test func emptyConditionsMeanReadyAndServing() throws {
         let slice = try JSONDecoder().decode(EndpointSlice.self, from: Data(#"""
             {"metadata":{"name":"s","namespace":"default","labels":{"kubernetes.io/service-name":"web"}},

@@ -32,11 +32,36 @@ import Testing
         #expect(external.services.isEmpty && external.skipped == [.externalName])
     }
 
-    @Test func anIPv6ClusterIPIsSkippedWithAReasonAndTheIPv4OneKept() {
+    @Test func aDualStackServiceIsOneServicePerFamilyEachOverTheSlicesOfItsFamily() {
+        let dual = Make.service("d") {
+            $0.clusterIPs = ["10.96.0.10", "fd00:10:96::10"]
+            $0.ipFamilies = ["IPv4", "IPv6"]
+            $0.ipFamilyPolicy = "RequireDualStack"
+        }
+        let slices = [Make.slice("d-v4", service: "d", endpoints: [Make.endpoint("10.244.1.2")]),
+                      Make.slice("d-v6", service: "d", addressType: "IPv6", endpoints: [Make.endpoint("fd00:10:244:1::2"), Make.endpoint("fd00:10:244:2::2")])]
+        let mapping = mapper.map(dual, slices: slices)
+        #expect(mapping.services.map(\.service.key.description) == ["tcp 10.96.0.10:80", "tcp [fd00:10:96::10]:80"])
+        #expect(mapping.services.map { $0.service.endpoints.map(\.key.description) } == [["10.244.1.2:8080"], ["[fd00:10:244:1::2]:8080", "[fd00:10:244:2::2]:8080"]])
+        #expect(mapping.skipped.isEmpty)
+    }
+
+    @Test func aSingleStackIPv6ServiceIsBalancedOverItsIPv6SlicesOnly() {
+        let v6 = Make.service("s", clusterIP: "fd00:10:96::11") { $0.ipFamilies = ["IPv6"]; $0.ipFamilyPolicy = "SingleStack" }
+        let slices = [Make.slice("s-v4", service: "s", endpoints: [Make.endpoint("10.244.1.2")]),
+                      Make.slice("s-v6", service: "s", addressType: "IPv6", endpoints: [Make.endpoint("fd00:10:244:1::2")])]
+        let mapping = mapper.map(v6, slices: slices)
+        #expect(mapping.services.map { $0.service.endpoints.map(\.address.description) } == [["fd00:10:244:1::2"]])
+    }
+
+    @Test func aFamilyTheNodeDoesNotServeIsSkippedWithAReasonAndTheOtherKept() {
+        let ipv4Only = ServiceMapper(settings: MappingSettings(nodeName: "node1", servesIPv4: true, servesIPv6: false))
         let dual = Make.service("d") { $0.clusterIPs = ["10.96.0.10", "fd00::10"] }
-        let mapping = mapper.map(dual, slices: [])
+        let mapping = ipv4Only.map(dual, slices: [])
         #expect(mapping.services.map(\.service.vip.description) == ["10.96.0.10"])
-        #expect(mapping.skipped == [.ipv6])
+        #expect(mapping.skipped == [.familyNotServed])
+        let ipv6Only = ServiceMapper(settings: MappingSettings(nodeName: "node1", servesIPv4: false, servesIPv6: true))
+        #expect(ipv6Only.map(dual, slices: []).services.map(\.service.vip.description) == ["fd00::10"])
     }
 
     @Test func everyTCPAndUDPPortIsAServiceAndSCTPIsCountedUnsupported() {

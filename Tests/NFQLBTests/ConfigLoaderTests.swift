@@ -1,4 +1,5 @@
 import Balancer
+import Foundation
 import PacketRewrite
 import Testing
 @testable import NFQLB
@@ -178,8 +179,68 @@ import Testing
                   - {address: 10.0.0.1, port: 80}
             """
         #expect(issues(text) == [
-            "nfq-lb.yaml:8: services[0].endpoints[0].address: fd00::1 is not of the VIP's address family",
+            "nfq-lb.yaml:8: services[0].endpoints[0].address: fd00::1 is IPv6 but the VIP 10.96.0.1 is IPv4: a VIP's endpoints must be of its family (a dual-stack service is one service per family)",
             "nfq-lb.yaml:10: services[0].endpoints[2]: duplicate endpoint 10.0.0.1:80: services[0].endpoints[1] has it already",
+        ])
+    }
+
+    static let dualStack = """
+        queues: 0
+        tcpMode: MODE
+        serviceCIDRs: [10.96.0.0/12, "fd00:10:96::/108"]
+        services:
+          - {name: web4, vip: 10.96.0.10, port: 80, endpoints: [{address: 10.244.1.11, port: 8080}]}
+          - name: web6
+            vip: "fd00:10:96::10"
+            port: 80
+            endpoints: [{address: "fd00:10:244:1::11", port: 8080}, {address: "fd00:10:244:2::11", port: 8080}]
+        """
+
+    @Test(arguments: ["mark", "conntrack", "rewrite"])
+    func ipv6RangesAndServicesLoadInEveryMode(mode: String) throws {
+        let config = try load(Self.dualStack.replacingOccurrences(of: "MODE", with: mode))
+        #expect(config.serviceCIDRs == [IPPrefix("10.96.0.0/12")!, IPPrefix("fd00:10:96::/108")!])
+        let web6 = try #require(config.services.first { $0.service.name == "web6" })
+        #expect(web6.service.vip == IPAddress("fd00:10:96::10"))
+        #expect(web6.service.endpoints.map(\.address) == [IPAddress("fd00:10:244:1::11")!, IPAddress("fd00:10:244:2::11")!])
+    }
+
+    @Test func anIPv6VIPOutsideTheServiceCIDRsIsRejected() {
+        let text = """
+            queues: 0
+            serviceCIDRs: [10.96.0.0/12, "fd00:10:96::/108"]
+            services:
+              - {name: a, vip: "fd00:10:97::1", port: 80, endpoints: [{address: "fd00::1", port: 80}]}
+            """
+        #expect(issues(text) == [
+            "nfq-lb.yaml:4: services[0].vip: fd00:10:97::1 is outside serviceCIDRs (10.96.0.0/12, fd00:10:96::/108): the hooks would never queue it",
+        ])
+    }
+
+    @Test func anIPv6VIPWithAnIPv4EndpointIsRejected() {
+        let text = """
+            queues: 0
+            serviceCIDRs: ["fd00:10:96::/108"]
+            services:
+              - name: a
+                vip: "fd00:10:96::1"
+                port: 80
+                endpoints: [{address: "fd00::1", port: 80}, {address: 10.244.1.11, port: 80}]
+            """
+        #expect(issues(text) == [
+            "nfq-lb.yaml:7: services[0].endpoints[1].address: 10.244.1.11 is IPv4 but the VIP fd00:10:96::1 is IPv6: a VIP's endpoints must be of its family (a dual-stack service is one service per family)",
+        ])
+    }
+
+    @Test func answerPingOnAnIPv6VIPIsRejected() {
+        let text = """
+            queues: 0
+            serviceCIDRs: ["fd00:10:96::/108"]
+            services:
+              - {name: a, vip: "fd00:10:96::1", port: 80, answerPing: true, endpoints: [{address: "fd00::1", port: 80}]}
+            """
+        #expect(issues(text) == [
+            "nfq-lb.yaml:4: services[0].answerPing: is IPv4 only: the hooks queue no ICMPv6 echo request; fd00:10:96::1 is IPv6",
         ])
     }
 

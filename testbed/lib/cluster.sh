@@ -15,6 +15,11 @@
 #          un-NATed service packet gets an ICMP unreachable back at once)
 #   both:  net.ipv4.ip_forward=1; br_netfilter's bridge-nf-call-iptables left as the kernel
 #          sets it per netns (1 on this kernel), so bridged pod-to-pod traffic passes iptables.
+#   IPv6 (dual stack, every address `nodad` so it is usable at once): pods
+#          fd00:10:244:N::(10+i)/64 default via fd00:10:244:N::1 (cni0); node link
+#          fd00:192:168:50::N/64; node1: fd00:10:244:2::/64 and fd00:10:96::/108 via node2;
+#          node2: fd00:10:244:1::/64 via node1, unreachable fd00:10:96::/108; IPv6
+#          forwarding on in the node namespaces only (bridge-nf-call-ip6tables as for IPv4).
 # The service range (10.96.0.0/12) has no addresses: the balancer under test (in node1)
 # NATs it. Only addresses inside these namespaces are created.
 #
@@ -26,6 +31,7 @@
 #   cluster_status                 print namespaces, addresses and running servers
 #   cluster_pods                   list pod names (n1p1 n1p2 ... n2p1 ...), one per line
 #   cluster_pod_ip POD             10.244.N.(10+i) of pod nNpI
+#   cluster_pod_ip6 POD            fd00:10:244:N::(10+i) of pod nNpI
 #   cluster_node_ns N              netns name of node N ($P-nodeN)
 #   cluster_ns NAME                netns name of a pod or node given short (n1p2, node1) or full
 #   cluster_exec NS cmd...         run cmd in a netns (short or full name) via ip netns exec
@@ -33,6 +39,7 @@
 #   cluster_start_dns POD [PORT=53]         dnsmasq: whoami.svc.test A = pod IP, AAAA =
 #                                  fd00:10:244:N::(10+i), TXT = pod name
 #   cluster_start_udp_echo POD [PORT=9000]  UDP server replying "<pod> <payload>"
+#                                  (every server listens on the pod's IPv4 and IPv6 addresses)
 #   cluster_stop_servers           stop every server started by cluster_start_*
 #   cluster_set_resolver POD IP [OPTIONS]   glibc in POD (through ip netns exec) asks IP;
 #                                  OPTIONS default "timeout:5 attempts:1" (so a lost reply
@@ -107,6 +114,10 @@ _cl_pod_ip6() {
     pod=$(_cl_short "$1")
     [[ $pod =~ ^n([0-9]+)p([0-9]+)$ ]] || return 2
     printf 'fd00:10:244:%d::%d\n' "${BASH_REMATCH[1]}" $((10 + BASH_REMATCH[2]))
+}
+
+cluster_pod_ip6() {
+    _cl_pod_ip6 "${1:-}" || { _cl_err "cluster_pod_ip6: not a pod name (nNpI): '${1:-}'"; return 2; }
 }
 
 # every netns of this prefix
@@ -199,7 +210,32 @@ _cl_up_impl() {
             ip -n "$ns" route add default via "10.244.$n.1"
         done
     done
+    _cl_up_ipv6 "$per"
     printf '%s\n' "$per" >"$(_cl_state)/pods-per-node"
+}
+
+# _cl_up_ipv6 PODS_PER_NODE: the IPv6 half of the dual-stack cluster, on the links
+# _cl_up_impl made. `nodad`: an address in duplicate address detection is tentative for about
+# a second and a bind or connect to it fails meanwhile; nothing here can be duplicated.
+_cl_up_ipv6() {
+    local per=$1 p n i pod ns node
+    p=$(_cl_p)
+    for n in 1 2; do
+        node=$p-node$n
+        ip netns exec "$node" sysctl -qw net.ipv6.conf.all.forwarding=1
+        ip -n "$node" addr add "fd00:10:244:$n::1/64" dev cni0 nodad
+        ip -n "$node" addr add "fd00:192:168:50::$n/64" dev eth0 nodad
+        for ((i = 1; i <= per; i++)); do
+            pod=n${n}p$i
+            ns=$p-$pod
+            ip -n "$ns" addr add "$(_cl_pod_ip6 "$pod")/64" dev eth0 nodad
+            ip -n "$ns" -6 route add default via "fd00:10:244:$n::1"
+        done
+    done
+    ip -n "$p-node1" -6 route add fd00:10:244:2::/64 via fd00:192:168:50::2
+    ip -n "$p-node2" -6 route add fd00:10:244:1::/64 via fd00:192:168:50::1
+    ip -n "$p-node1" -6 route add fd00:10:96::/108 via fd00:192:168:50::2
+    ip -n "$p-node2" -6 route add unreachable fd00:10:96::/108
 }
 
 cluster_up() {
@@ -304,6 +340,7 @@ cluster_status() {
         [[ -e /run/netns/$ns ]] || continue
         printf '%s routes:\n' "$ns"
         ip -n "$ns" -4 route show | sed 's/^/  /'
+        ip -n "$ns" -6 route show | grep -v '^fe80' | sed 's/^/  /'
     done
     return 0
 }
@@ -379,6 +416,7 @@ http {
     default_type text/plain;
     server {
         listen $port backlog=4096;
+        listen [::]:$port backlog=4096 ipv6only=on;
         location / { return 200 "$name\n"; }
     }
 }
@@ -402,7 +440,7 @@ _cl_dns_impl() {
     # --conf-file=/dev/null: ignore /etc/dnsmasq.conf; -u root: no privilege drop (files in
     # the state dir); --local=/svc.test/: other names there get NXDOMAIN, not REFUSED
     ip netns exec "$ns" dnsmasq --keep-in-foreground --conf-file=/dev/null -u root \
-        --no-resolv --no-hosts --bind-interfaces --listen-address="$ip" --port="$port" \
+        --no-resolv --no-hosts --bind-interfaces --listen-address="$ip,$ip6" --port="$port" \
         --host-record="whoami.svc.test,$ip,$ip6" --txt-record="whoami.svc.test,$name" \
         --local=/svc.test/ --cache-size=0 \
         --pid-file="$dir/dnsmasq-$port.pidfile" \
@@ -415,33 +453,36 @@ _cl_dns_impl() {
 cluster_start_dns() { [[ $# -ge 1 ]] || { _cl_err "usage: cluster_start_dns POD [PORT]"; return 2; }; _cl_run _cl_dns_impl "$@"; }
 
 _cl_udp_impl() {
-    local pod=$1 port=${2:-9000} ns dir name ip pid ttl=${CLUSTER_SERVER_TTL:-14400}
+    local pod=$1 port=${2:-9000} ns dir name ip ip6 pid ttl=${CLUSTER_SERVER_TTL:-14400}
     _cl_require python3 ss
     [[ $port =~ ^[0-9]+$ ]] || { _cl_err "bad port '$port'"; return 2; }
     [[ $ttl =~ ^[0-9]+$ ]] || { _cl_err "bad CLUSTER_SERVER_TTL '$ttl'"; return 2; }
-    ns=$(cluster_ns "$pod"); name=$(_cl_short "$pod"); ip=$(cluster_pod_ip "$pod")
+    ns=$(cluster_ns "$pod"); name=$(_cl_short "$pod"); ip=$(cluster_pod_ip "$pod"); ip6=$(_cl_pod_ip6 "$pod")
     dir=$(_cl_pod_dir "$pod")
     _cl_stop_kind "$dir" "udp-echo-$port"
     cat >"$dir/udp-echo.py" <<'EOF'
-# UDP echo for a test pod: replies "<name> <payload>" to every datagram; ends after TTL s.
-import socket, sys, time
-name, addr, port, ttl = sys.argv[1].encode(), sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-s.bind((addr, port))
-s.settimeout(1.0)
+# UDP echo for a test pod: replies "<name> <payload>" to every datagram on its IPv4 and
+# IPv6 address; ends after TTL s.
+import select, socket, sys, time
+name, port, ttl = sys.argv[1].encode(), int(sys.argv[3]), float(sys.argv[4])
+socks = []
+for addr in sys.argv[2].split(","):
+    s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    s.bind((addr, port))
+    s.setblocking(False)
+    socks.append(s)
 end = time.monotonic() + ttl
 while time.monotonic() < end:
-    try:
-        data, peer = s.recvfrom(65535)
-    except socket.timeout:
-        continue
-    try:
-        s.sendto(name + b" " + data, peer)
-    except OSError:
-        pass
+    ready, _, _ = select.select(socks, [], [], 1.0)
+    for s in ready:
+        try:
+            data, peer = s.recvfrom(65535)
+            s.sendto(name + b" " + data, peer)
+        except OSError:
+            pass
 EOF
-    ip netns exec "$ns" python3 -u "$dir/udp-echo.py" "$name" "$ip" "$port" "$ttl" \
+    ip netns exec "$ns" python3 -u "$dir/udp-echo.py" "$name" "$ip,$ip6" "$port" "$ttl" \
         </dev/null >>"$dir/udp-echo-$port.log" 2>&1 &
     pid=$!
     printf '%s\n' "$pid" >"$dir/udp-echo-$port.pid"

@@ -4,7 +4,7 @@
 # Brings a cluster up with prefix "cltest" (3 pods per node) and checks: pod->pod HTTP on
 # the same node and across nodes, node->pod HTTP, dig to a dnsmasq pod (TXT/A/AAAA), glibc
 # getent ahosts through /etc/netns/<ns>/resolv.conf, UDP echo, the service-range routes
-# (un-NATed service packets fail fast), stop/restart of servers, a second cluster with
+# (un-NATed service packets fail fast), the same over IPv6 (dual stack), stop/restart of servers, a second cluster with
 # another prefix side by side, and failure handling. Then cluster_down, and verifies that
 # no cltest-* netns, no process, no /etc/netns/cltest-* and no state dir remain.
 # A trap tears everything down on failure too.
@@ -157,6 +157,25 @@ for from in n1p1 n2p1 node1; do
     ms=$((($(date +%s%N) - t0) / 1000000))
     check "$from -> 10.96.0.10: fails fast with 'no route' (curl rc $rc, ${ms} ms)" test "$rc" -eq 7 -a "$ms" -lt 2000
 done
+
+CTX=ipv6
+curl6_in() { nsx "$1" curl -s --max-time 3 "http://[$2]:8080/"; }
+expect fd00:10:244:2::13 "cluster_pod_ip6 n2p3" cluster_pod_ip6 n2p3
+expect "fd00:10:244:1::12/64" "pod IPv6 address" bash -c "ip -n cltest-n1p2 -6 -o addr show dev eth0 scope global | awk '{print \$4}'"
+check "no address is tentative (nodad)" bash -c "for n in \$(ip netns list | awk '/^cltest-/{print \$1}'); do ip -n \$n -6 addr show | grep -q tentative && exit 1; done; exit 0"
+expect "default via fd00:10:244:2::1 dev eth0 metric 1024 pref medium" "pod IPv6 default route" bash -c "ip -n cltest-n2p3 -6 route show default | sed 's/ *\$//'"
+expect "unreachable fd00:10:96::/108 dev lo metric 1024 pref medium" "node2 IPv6 service route" bash -c "ip -n cltest-node2 -6 route show fd00:10:96::/108 | sed 's/ *\$//'"
+expect "fd00:10:96::/108 via fd00:192:168:50::2 dev eth0 metric 1024 pref medium" "node1 IPv6 service route" bash -c "ip -n cltest-node1 -6 route show fd00:10:96::/108 | sed 's/ *\$//'"
+expect 1 "node1 IPv6 forwarding" nsx node1 sysctl -n net.ipv6.conf.all.forwarding
+expect 0 "no IPv6 forwarding in a pod" nsx n1p1 sysctl -n net.ipv6.conf.all.forwarding
+expect n1p2 "IPv6 pod->pod, same node" curl6_in n1p1 fd00:10:244:1::12
+expect n2p1 "IPv6 pod->pod, across nodes" curl6_in n1p1 fd00:10:244:2::11
+expect n2p1 "IPv6 node1 -> pod on node2" curl6_in node1 fd00:10:244:2::11
+expect '"n1p2"' "dig TXT over IPv6" nsx n2p1 dig +short +time=2 +tries=1 @fd00:10:244:1::12 whoami.svc.test TXT
+expect "n2p2 hello6" "UDP echo over IPv6 across nodes" bash -c "printf hello6 | ip netns exec cltest-n1p1 timeout 5 socat -T 2 - UDP6:[fd00:10:244:2::12]:9000"
+rc=0; t0=$(date +%s%N); nsx n1p1 curl -s --max-time 3 "http://[fd00:10:96::10]:80/" >/dev/null 2>&1 || rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "n1p1 -> fd00:10:96::10: fails fast with 'no route' (curl rc $rc, ${ms} ms)" test "$rc" -eq 7 -a "$ms" -lt 2000
 
 # ---------------------------------------------------------------- stop / restart
 CTX=stop

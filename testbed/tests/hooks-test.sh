@@ -11,12 +11,16 @@
 #     mark an endpoint-id mark is DNATed through the nft map while an unmarked first
 #     packet hits the trailing drop (marks are set with SO_MARK, standing in for the daemon)
 #   - remove leaves nothing of ours (iptables-save, nft list ruleset), status exits 3
+#   - the same for an IPv6 service range installed beside the IPv4 ones: ip6tables rules
+#     (icmp6 rejects), mode mark's `ip6 nfqlb` table DNATing through its map, and an
+#     install with one family only leaves nothing of ours in the other
 # plus: mode/option switches equal a fresh install, map elements survive re-install,
 # stray/duplicate jumps are cleaned up, remove without --iptables finds legacy rules,
 # and bad options are refused with exit 2.
 # Everything happens inside the namespace; it is deleted on exit, also on failure.
 #
-# usage: testbed/tests/hooks-test.sh [-v]      (root; env HOOKS_TEST_NETNS, default hooks-scratch)
+# usage: testbed/tests/hooks-test.sh [-v]      (root; env HOOKS_TEST_NETNS, default hooks-scratch;
+#        HOOKS_TEST_MODES, default "conntrack rewrite mark")
 # exit: 0 all passed, 1 some check failed (each failure is printed), 2 cannot run
 
 # functions below are called indirectly through check/bash -c:
@@ -30,7 +34,7 @@ NS=${HOOKS_TEST_NETNS:-hooks-scratch}
 VERBOSE=0
 
 usage() {
-    sed -n '2,20s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    sed -n '2,24s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 case ${1:-} in
@@ -41,7 +45,7 @@ case ${1:-} in
 esac
 
 [[ $(id -u) -eq 0 ]] || { echo "$PROG: must run as root (network namespaces)" >&2; exit 2; }
-for tool in ip iptables iptables-legacy nft python3 timeout; do
+for tool in ip iptables iptables-legacy ip6tables ip6tables-legacy nft python3 timeout; do
     command -v "$tool" >/dev/null || { echo "$PROG: missing tool: $tool" >&2; exit 2; }
 done
 [[ -x $HOOKS ]] || { echo "$PROG: not executable: $HOOKS" >&2; exit 2; }
@@ -71,11 +75,14 @@ check() { # check DESCRIPTION cmd...
     if "$@" >/dev/null; then ok "$d"; else bad "$d"; fi
 }
 hooks() { "$HOOKS" --netns "$NS" "$@"; }
+ip6t() { printf 'ip6%s\n' "${1#ip}"; }   # ip6t IPT: the ip6tables command of IPT's backend
 
 # snapshot IPT: iptables-save of backend IPT and nft ruleset, without comments/counters
 snapshot() {
     local ipt=$1
     nsx "$ipt-save" 2>/dev/null | grep -v '^#' || true
+    echo "---- ip6 (built-in chain counters zeroed: IPv6 link traffic, such as MLD reports, moves them)"
+    nsx "$(ip6t "$ipt")-save" 2>/dev/null | grep -v '^#' | sed 's/ \[[0-9]*:[0-9]*\]$/ [0:0]/' || true
     echo "---- nft"
     nsx nft list ruleset 2>/dev/null | sed 's/counter packets [0-9]* bytes [0-9]*/counter/' || true
 }
@@ -83,13 +90,16 @@ snapshot() {
 # ours IPT: only our lines (iptables-save lines naming NFQLB-*, our nft table)
 ours() {
     nsx "$1-save" 2>/dev/null | grep 'NFQLB-' || true
+    nsx "$(ip6t "$1")-save" 2>/dev/null | grep 'NFQLB-' || true
     echo "---- nft"
     nsx nft list table ip nfqlb 2>/dev/null | sed 's/counter packets [0-9]* bytes [0-9]*/counter/' || true
+    nsx nft list table ip6 nfqlb 2>/dev/null | sed 's/counter packets [0-9]* bytes [0-9]*/counter/' || true
 }
 
 nothing_of_ours() { # nothing_of_ours: no NFQLB in any backend, no nft table
     local s
-    s=$(nsx iptables-save 2>/dev/null; nsx iptables-legacy-save 2>/dev/null; nsx nft list ruleset 2>/dev/null)
+    s=$(nsx iptables-save 2>/dev/null; nsx iptables-legacy-save 2>/dev/null
+        nsx ip6tables-save 2>/dev/null; nsx ip6tables-legacy-save 2>/dev/null; nsx nft list ruleset 2>/dev/null)
     if grep -qiE 'NFQLB|table ip nfqlb' <<<"$s"; then
         grep -iE 'NFQLB|nfqlb' <<<"$s" | sed 's/^/       left: /' >&2
         return 1
@@ -110,6 +120,10 @@ fresh_ns() {
     nsx ip neigh add 192.168.77.2 lladdr 02:00:00:00:77:02 dev d0 nud permanent
     nsx ip route add 10.96.0.0/12 via 192.168.77.2 dev d0
     nsx ip route add 10.200.0.0/16 via 192.168.77.2 dev d0
+    # the same for IPv6 (nodad: usable at once)
+    nsx ip addr add fd00:77::1/64 dev d0 nodad
+    nsx ip neigh add fd00:77::2 lladdr 02:00:00:00:77:02 dev d0 nud permanent
+    nsx ip route add fd00:10:96::/108 via fd00:77::2 dev d0
 }
 cleanup_ns_only() {
     local pid
@@ -123,17 +137,19 @@ cleanup_ns_only() {
 cat >"$TMP/net.py" <<'EOF'
 import socket, struct, sys, time, select
 SO_MARK = 36
+def fam(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
 def mk(kind, mark):
-    s = socket.socket(socket.AF_INET, kind)
+    s = socket.socket(fam(sys.argv[2]), kind)
     if mark:
         s.setsockopt(socket.SOL_SOCKET, SO_MARK, struct.pack("I", mark))
     return s
 cmd = sys.argv[1]
 if cmd == "serve":            # serve ADDR PORT SECONDS: TCP accept + UDP echo
     addr, port, secs = sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-    t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    t = socket.socket(fam(addr)); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     t.bind((addr, port)); t.listen(16)
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind((addr, port))
+    u = socket.socket(fam(addr), socket.SOCK_DGRAM); u.bind((addr, port))
     print("ready", flush=True)
     end = time.time() + secs
     while time.time() < end:
@@ -173,8 +189,8 @@ queue_pkts() { # queue_pkts IPT TABLE CHAIN
 rule_pkts() { # rule_pkts IPT TABLE CHAIN TARGET
     nsx "$1" -w 5 -t "$2" -L "$3" -n -v -x 2>/dev/null | awk -v t="$4" '$3 == t {n += $1} END {print n + 0}'
 }
-nft_drop_pkts() { # nft_drop_pkts CHAIN
-    nsx nft list chain ip nfqlb "$1" 2>/dev/null | sed -n 's/.*counter packets \([0-9]*\) .* drop.*/\1/p' | head -n1
+nft_drop_pkts() { # nft_drop_pkts CHAIN [FAMILY=ip]
+    nsx nft list chain "${2:-ip}" nfqlb "$1" 2>/dev/null | sed -n 's/.*counter packets \([0-9]*\) .* drop.*/\1/p' | head -n1
 }
 
 has_line() { grep -qxF -- "$2" <<<"$1"; }
@@ -183,7 +199,8 @@ has_line() { grep -qxF -- "$2" <<<"$1"; }
 test_mode() { # test_mode IPT MODE
     local ipt=$1 mode=$2 s1 s2 rc out before after
     CTX="$ipt/$mode"
-    local -a opts=(--iptables "$ipt" --mode "$mode" --queues 0:1 --service-cidr 10.96.0.0/12 --service-cidr 10.200.0.0/16)
+    local -a opts=(--iptables "$ipt" --mode "$mode" --queues 0:1 --service-cidr 10.96.0.0/12 --service-cidr 10.200.0.0/16
+        --service-cidr fd00:10:96::/108)
 
     rc=0; hooks "${opts[@]}" -q install || rc=$?
     check "install exits 0" test "$rc" -eq 0
@@ -228,6 +245,9 @@ test_mode() { # test_mode IPT MODE
     local n
     n=$(grep -c -- '-j NFQLB-' <<<"$(grep -v '^-A NFQLB-' <<<"$save")")
     check "exactly 8 jump rules (got $n)" test "$n" -eq 8
+
+    test_mode_ipv6 "$ipt" "$mode"
+    CTX="$ipt/$mode"
 
     rc=0; out=$(hooks --iptables "$ipt" status 2>&1) || rc=$?
     check "status exits 0 when installed (rc=$rc)" test "$rc" -eq 0
@@ -298,6 +318,94 @@ test_mode() { # test_mode IPT MODE
     check "second remove exits 0 and is quiet" test "$rc" -eq 0 -a -z "$out"
 }
 
+# test_mode_ipv6 IPT MODE: the IPv6 half of test_mode's install (fd00:10:96::/108)
+test_mode_ipv6() {
+    local ipt=$1 mode=$2 ip6 save6 n jump
+    local -a opts=(--iptables "$ipt" --mode "$mode" --queues 0:1 --service-cidr 10.96.0.0/12 --service-cidr 10.200.0.0/16
+        --service-cidr fd00:10:96::/108)
+    ip6=$(ip6t "$ipt")
+    CTX="$ip6/$mode"
+    save6=$(nsx "$ip6-save")
+    local q='--queue-balance 0:1 --queue-bypass --queue-cpu-fanout'
+    local syn='-p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN'
+    for jump in "-A PREROUTING -j NFQLB-PREROUTING" "-A OUTPUT -j NFQLB-OUTPUT" \
+        "-A POSTROUTING -j NFQLB-POSTROUTING" "-A FORWARD -j NFQLB-REJECT" "-A OUTPUT -j NFQLB-REJECT" "-A FORWARD -j NFQLB-FORWARD"; do
+        check "jump present: $jump" has_line "$save6" "$jump"
+    done
+    n=$(grep -c -- '-j NFQLB-' <<<"$(grep -v '^-A NFQLB-' <<<"$save6")")
+    check "exactly 8 jump rules (got $n)" test "$n" -eq 8
+    check "raw tcp queue rule" has_line "$save6" "-A NFQLB-PREROUTING -d fd00:10:96::/108 $syn -j NFQUEUE $q"
+    check "no IPv4 range in ip6tables" bash -c "! grep -q 10.96.0.0 <<<\"\$1\"" _ "$save6"
+    check "reject tcp" has_line "$save6" "-A NFQLB-REJECT -p tcp -m mark --mark 0x10000/0x7fff0000 -j REJECT --reject-with tcp-reset"
+    check "no ICMPv6 echo queue rule (answerPing is IPv4 only)" bash -c "! grep -q -- '-p ipv6-icmp\\|-p icmp' <<<\"\$1\"" _ "$save6"
+    check "reject udp with icmp6" has_line "$save6" "-A NFQLB-REJECT -p udp -m mark --mark 0x10000/0x7fff0000 -j REJECT --reject-with icmp6-port-unreachable"
+    check "conntrack INVALID dropped in FORWARD" has_line "$save6" "-A NFQLB-FORWARD -m conntrack --ctstate INVALID -j DROP"
+    if [[ $mode == mark ]]; then
+        check "mangle udp rule (! CONFIRMED)" has_line "$save6" "-A NFQLB-OUTPUT -d fd00:10:96::/108 -p udp -m conntrack ! --ctstatus CONFIRMED -j NFQUEUE $q"
+        check "nft table ip6 nfqlb present, map of ipv6_addr" bash -c "ip netns exec '$NS' nft list map ip6 nfqlb endpoints | grep -q 'type mark : ipv6_addr . inet_service'"
+        check "the ip table holds no IPv6 range" bash -c "! ip netns exec '$NS' nft list table ip nfqlb | grep -q fd00"
+    else
+        check "mangle udp rule (NEW)" has_line "$save6" "-A NFQLB-OUTPUT -d fd00:10:96::/108 -p udp -m conntrack --ctstate NEW -j NFQUEUE $q"
+        check "no nft table ip6 nfqlb" bash -c "! ip netns exec '$NS' nft list table ip6 nfqlb >/dev/null 2>&1"
+    fi
+    [[ $mode == rewrite ]] && check "notrack rule" has_line "$save6" "-A NFQLB-OUTPUT -m mark --mark 0x20000/0x7fff0000 -j CT --notrack"
+
+    local before after
+    before=$(queue_pkts "$ip6" raw NFQLB-OUTPUT)
+    expect_net timeout "unmarked SYN, no daemon: not answered" tcp fd00:10:96::10 80 0 1
+    after=$(queue_pkts "$ip6" raw NFQLB-OUTPUT)
+    check "raw queue rule hit by the SYN ($before -> $after)" test "$after" -gt "$before"
+    before=$(queue_pkts "$ip6" mangle NFQLB-OUTPUT)
+    net udp fd00:10:96::53 53 0 0.5 >/dev/null
+    after=$(queue_pkts "$ip6" mangle NFQLB-OUTPUT)
+    check "mangle queue rule hit by the datagram ($before -> $after)" test "$after" -gt "$before"
+    expect_net refused "REJECT mark: tcp reset" tcp fd00:10:96::10 80 0x10000 2
+    expect_net error:1 "REJECT mark: udp datagram rejected in OUTPUT" udp fd00:10:96::10 53 0x10000 2
+    if [[ $mode == mark ]]; then
+        local srv srvpid _ d0 d1
+        d0=$(nft_drop_pkts out ip6)
+        net tcp fd00:10:96::12 80 0x90000 1 >/dev/null
+        d1=$(nft_drop_pkts out ip6)
+        check "unknown endpoint id: the ip6 table's trailing drop counted it ($d0 -> $d1)" test "${d1:-0}" -gt "${d0:-0}"
+        nsx nft add element ip6 nfqlb endpoints '{ 0x80000 : fd00:77::1 . 8080 }'
+        srv=$(mktemp "$TMP/srv.XXXXXX")
+        timeout 30 ip netns exec "$NS" python3 "$TMP/net.py" serve fd00:77::1 8080 25 >"$srv" 2>&1 &
+        srvpid=$!
+        for _ in $(seq 1 50); do grep -q ready "$srv" && break; sleep 0.1; done
+        expect_net ok "endpoint-id mark: TCP DNATed through the ip6 map" tcp fd00:10:96::10 80 0x80000 2
+        expect_net reply "endpoint-id mark: UDP DNATed through the ip6 map" udp fd00:10:96::10 53 0x80000 2
+        hooks "${opts[@]}" -q install
+        check "ip6 map element kept across re-install" bash -c "ip netns exec '$NS' nft list map ip6 nfqlb endpoints | grep -q 'fd00:77::1 . 8080'"
+        nsx conntrack -F -f ipv6 >/dev/null 2>&1 || true
+        kill "$srvpid" 2>/dev/null || true
+        wait "$srvpid" 2>/dev/null || true
+    fi
+}
+
+# test_families IPT: an install of one family only leaves nothing of ours in the other
+test_families() {
+    local ipt=$1 ip6 rc
+    ip6=$(ip6t "$ipt")
+    CTX="$ipt/families"
+    hooks --iptables "$ipt" -q install --mode mark --queues 0 --service-cidr 10.96.0.0/12 --service-cidr fd00:10:96::/108
+    hooks --iptables "$ipt" -q install --mode mark --queues 0 --service-cidr fd00:10:96::1/108
+    check "IPv6 only: no NFQLB rules in $ipt" bash -c "! ip netns exec '$NS' $ipt-save | grep -q NFQLB"
+    check "IPv6 only: no table ip nfqlb" bash -c "! ip netns exec '$NS' nft list table ip nfqlb >/dev/null 2>&1"
+    check "IPv6 only: table ip6 nfqlb" bash -c "ip netns exec '$NS' nft list table ip6 nfqlb >/dev/null"
+    rc=0; hooks --iptables "$ipt" status >/dev/null || rc=$?
+    check "IPv6 only: status exits 0 (rc=$rc)" test "$rc" -eq 0
+    nsx nft delete table ip6 nfqlb
+    rc=0; hooks --iptables "$ipt" status >/dev/null || rc=$?
+    check "IPv6 mode mark without its nft table: status exits 3 (rc=$rc)" test "$rc" -eq 3
+    hooks --iptables "$ipt" -q install --mode mark --queues 0 --service-cidr 10.96.0.0/12
+    check "IPv4 only: no NFQLB rules in $ip6" bash -c "! ip netns exec '$NS' $ip6-save | grep -q NFQLB"
+    check "IPv4 only: no table ip6 nfqlb" bash -c "! ip netns exec '$NS' nft list table ip6 nfqlb >/dev/null 2>&1"
+    hooks --iptables "$ipt" -q install --mode conntrack --queues 0 --service-cidr 10.96.0.0/12 --service-cidr fd00:10:96::/108
+    check "mode conntrack: no table ip6 nfqlb" bash -c "! ip netns exec '$NS' nft list table ip6 nfqlb >/dev/null 2>&1"
+    hooks --iptables "$ipt" remove >/dev/null
+    check "remove leaves nothing of either family" nothing_of_ours
+}
+
 # ---------------------------------------------------------------- switches and strays
 test_switches() { # test_switches IPT
     local ipt=$1 a b rc
@@ -360,7 +468,8 @@ test_usage() {
     expect_rc 2 "bad queue range" install --queues 5:2 --service-cidr 10.96.0.0/12
     expect_rc 2 "queue too large" install --queues 70000 --service-cidr 10.96.0.0/12
     expect_rc 2 "bad cidr" install --queues 0 --service-cidr 10.96.0.0/33
-    expect_rc 2 "ipv6 cidr" install --queues 0 --service-cidr fd00::/108
+    expect_rc 2 "ipv6 prefix too long" install --queues 0 --service-cidr fd00::/129
+    expect_rc 2 "bad ipv6 address" install --queues 0 --service-cidr fd00::1::/64
     expect_rc 2 "bad mode" install --queues 0 --service-cidr 10.96.0.0/12 --mode ipvs
     expect_rc 2 "non-contiguous mask" install --queues 0 --service-cidr 10.96.0.0/12 --mark-mask 0xff00ff00
     expect_rc 2 "mask too narrow" install --queues 0 --service-cidr 10.96.0.0/12 --mark-mask 0x7f
@@ -371,6 +480,9 @@ test_usage() {
     local out
     out=$("$HOOKS" --netns "$NS" --dry-run install --queues 0 --service-cidr 10.96.0.1/12 --mode mark)
     check "dry-run normalizes host bits" grep -q -- '-d 10.96.0.0/12 ' <<<"$out"
+    out=$("$HOOKS" --netns "$NS" --dry-run install --queues 0 --service-cidr FD00:10:96:0:0:0:0:1/108 --mode mark)
+    check "dry-run normalizes an IPv6 range" grep -q -- '-d fd00:10:96::/108 ' <<<"$out"
+    check "dry-run shows the ip6 table" grep -q -- 'add map ip6 nfqlb endpoints { type mark : ipv6_addr . inet_service; }' <<<"$out"
     check "dry-run changes nothing" nothing_of_ours
     rc=0; "$HOOKS" --netns no-such-ns-$$ status >/dev/null 2>&1 || rc=$?
     check "unknown netns is an error (rc=$rc)" test "$rc" -eq 1
@@ -385,10 +497,11 @@ for ipt in iptables iptables-legacy; do
     check "status exits 3 when nothing installed (rc=$rc)" test "$rc" -eq 3
     rc=0; out=$(hooks --iptables "$ipt" remove 2>&1) || rc=$?
     check "remove with nothing installed: rc 0 and quiet" test "$rc" -eq 0 -a -z "$out"
-    for mode in conntrack rewrite mark; do
+    for mode in ${HOOKS_TEST_MODES:-conntrack rewrite mark}; do
         test_mode "$ipt" "$mode"
     done
     test_switches "$ipt"
+    test_families "$ipt"
     if [[ $ipt == iptables-legacy ]]; then
         CTX="$ipt/other-backend"
         check "legacy install never touched the nf_tables backend" \

@@ -22,6 +22,9 @@ public struct KubernetesService: KubernetesObject {
         public var clusterIP: String?
         public var clusterIPs: [String]?
         public var ipFamilies: [String]?
+        /// `SingleStack`, `PreferDualStack` or `RequireDualStack`: how many families the API
+        /// server allocates `clusterIPs` for. The mapping follows `clusterIPs` alone, as kube-proxy does.
+        public var ipFamilyPolicy: String?
         public var ports: [Port]?
         /// `None` (the default) or `ClientIP`.
         public var sessionAffinity: String?

@@ -12,10 +12,19 @@ public struct MappingSettings: Sendable, Equatable {
     /// This node's `topology.kubernetes.io/zone` label (from its Node object); nil until it is
     /// known or when the node has none. Zone hints are honoured only for a known zone.
     public var zone: String?
+    /// The address families this node balances (those of its `serviceCIDRs`): a cluster IP of
+    /// another family is skipped (`SkipReason.familyNotServed`), as a single-stack kube-proxy
+    /// ignores the other family's half of a dual-stack Service, so that the Service's other
+    /// half still goes in.
+    public var servesIPv4: Bool
+    public var servesIPv6: Bool
 
-    public init(nodeName: String, serviceProxyName: String = "nfq-lb", zone: String? = nil) {
+    public init(nodeName: String, serviceProxyName: String = "nfq-lb", zone: String? = nil,
+                servesIPv4: Bool = true, servesIPv6: Bool = true) {
         self.nodeName = nodeName
         self.serviceProxyName = serviceProxyName
         self.zone = zone
+        self.servesIPv4 = servesIPv4
+        self.servesIPv6 = servesIPv6
     }
 }

@@ -5,6 +5,12 @@ import PacketRewrite
 /// kube-proxy's semantics (pkg/proxy/servicechangetracker.go, endpointslicecache.go): one
 /// service per cluster IP and port, endpoints from every slice of the service matched to the
 /// port by name, conditions as the API defines their defaults.
+///
+/// Dual stack: a Service's `clusterIPs` hold one address per family (the API server allocates
+/// them as `ipFamilyPolicy` asks: SingleStack one, PreferDualStack one or two,
+/// RequireDualStack two); each becomes its own service, balanced over the endpoints of the
+/// EndpointSlices of its family (`addressType` IPv4 or IPv6), under the same name. A family
+/// this node does not serve is skipped, and the other family still goes in.
 public struct ServiceMapper: Sendable {
     public static let headlessLabel = "service.kubernetes.io/headless"
     public static let serviceProxyNameLabel = "service.kubernetes.io/service-proxy-name"
@@ -53,8 +59,8 @@ public struct ServiceMapper: Sendable {
                 mapping.skipped.append(.noClusterIP)
                 continue
             }
-            guard address.isIPv4 else {
-                mapping.skipped.append(.ipv6)
+            guard address.isIPv4 ? settings.servesIPv4 : settings.servesIPv6 else {
+                mapping.skipped.append(.familyNotServed)
                 continue
             }
             vips.append(address)
@@ -90,7 +96,7 @@ public struct ServiceMapper: Sendable {
                 let service = Service(name: "\(owner):\(label)", vip: vip, port: number, proto: proto,
                                       strategy: annotations.strategy, strategyOptions: annotations.strategyOptions,
                                       sessionAffinity: affinity, masquerade: annotations.masquerade,
-                                      answersPing: annotations.answerPing, endpoints: endpoints)
+                                      answersPing: annotations.answerPing && vip.isIPv4, endpoints: endpoints)
                 mapping.services.append(MappedService(owner: owner, service: service, endpointRemoval: annotations.endpointRemoval,
                                                       healthCheck: annotations.healthCheck))
             }

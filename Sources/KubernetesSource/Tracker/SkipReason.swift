@@ -7,8 +7,9 @@ public enum SkipReason: String, Sendable, CaseIterable, Comparable {
     case externalName = "external-name"
     /// No cluster IP (yet), or one that does not parse.
     case noClusterIP = "no-cluster-ip"
-    /// An IPv6 cluster IP: nfq-lb balances IPv4 services only today.
-    case ipv6
+    /// A cluster IP of an address family this node does not balance (no service CIDR of that
+    /// family): the IPv6 half of a dual-stack Service on an IPv4-only node, or the reverse.
+    case familyNotServed = "family-not-served"
     /// A port of protocol SCTP (or anything but TCP and UDP).
     case unsupportedProtocol = "unsupported-protocol"
 

@@ -189,10 +189,6 @@ struct ConfigReader {
                 report(item, "serviceCIDRs[\(i)]", "not a CIDR such as 10.96.0.0/12; got '\(text)'")
                 continue
             }
-            guard prefix.address.isIPv4 else {
-                report(item, "serviceCIDRs[\(i)]", "IPv6 service ranges are not supported by the hooks yet; got '\(text)'")
-                continue
-            }
             result.append(prefix)
         }
         return result
@@ -344,6 +340,9 @@ struct ConfigReader {
         }
         let masquerade = boolean(fields["masquerade"], "\(path).masquerade") ?? false
         let answersPing = boolean(fields["answerPing"], "\(path).answerPing") ?? false
+        if answersPing, let vip, !vip.isIPv4 {
+            report(fields["answerPing"], "\(path).answerPing", "is IPv4 only: the hooks queue no ICMPv6 echo request; \(vip) is IPv6")
+        }
         let removal = choice(fields["endpointRemoval"], "\(path).endpointRemoval", default: ServiceConfig.EndpointRemoval.drain)
         let health = fields["healthCheck"].flatMap { readHealthCheck($0, path: "\(path).healthCheck") }
         let endpoints = readEndpoints(fields["endpoints"], path: path, vip: vip)
@@ -371,7 +370,8 @@ struct ConfigReader {
             let address = fields["address"].flatMap { self.address($0, "\(field()).address") }
             if fields["address"] == nil { report(item, "\(field()).address", "is required") }
             if let address, let vip, address.isIPv4 != vip.isIPv4 {
-                report(fields["address"], "\(field()).address", "\(address) is not of the VIP's address family")
+                report(fields["address"], "\(field()).address",
+                       "\(address) is \(address.isIPv4 ? "IPv4" : "IPv6") but the VIP \(vip) is \(vip.isIPv4 ? "IPv4" : "IPv6"): a VIP's endpoints must be of its family (a dual-stack service is one service per family)")
             }
             let port = integer(fields["port"], "\(field()).port", in: 1...65535, required: true, parent: item)
             let weight = integer(fields["weight"], "\(field()).weight", in: 0...10_000) ?? 1
@@ -416,9 +416,6 @@ struct ConfigReader {
         let distinct = total <= capacity ? total : Set(services.flatMap { $0.service.endpoints.map(\.key) }).count
         if distinct > capacity {
             report(node, "services", "\(distinct) distinct endpoints, but marks.mask \(marks) holds only \(capacity) endpoint ids: widen the mask")
-        }
-        if mode == .mark, let v6 = services.first(where: { !$0.service.vip.isIPv4 }) {
-            report(node, "services", "tcpMode mark supports IPv4 services only; '\(v6.service.name)' is IPv6")
         }
     }
 

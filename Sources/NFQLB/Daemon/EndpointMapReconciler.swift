@@ -11,16 +11,23 @@ import Synchronization
 /// `interval` anyway (a lost notification, a failed repair): one GETGEN request when nothing
 /// changed, a read and a transaction of the difference when something did. A missing table is
 /// reported loudly and retried at each look; the map is refilled the moment it is back.
+///
+/// One reconciler serves the maps of both address families (`ip nfqlb` and `ip6 nfqlb`): the
+/// notifications name the table only, and each map is verified and repaired on its own.
 public final class EndpointMapReconciler: Service, Sendable {
-    let map: NFTablesEndpointMap
+    let maps: [NFTablesEndpointMap]
     let logger: Logger
     let intervalMilliseconds: Int
     private let stopping = Atomic<Bool>(false)
 
-    public init(map: NFTablesEndpointMap, logger: Logger, intervalMilliseconds: Int = 250) {
-        self.map = map
+    public init(maps: [NFTablesEndpointMap], logger: Logger, intervalMilliseconds: Int = 250) {
+        self.maps = maps
         self.logger = logger
         self.intervalMilliseconds = intervalMilliseconds
+    }
+
+    public convenience init(map: NFTablesEndpointMap, logger: Logger, intervalMilliseconds: Int = 250) {
+        self.init(maps: [map], logger: logger, intervalMilliseconds: intervalMilliseconds)
     }
 
     public func run() async throws {
@@ -33,8 +40,8 @@ public final class EndpointMapReconciler: Service, Sendable {
     private func follow() {
         var monitor: NFTablesEventMonitor?
         var lastLook: UInt64 = 0
-        var reportedSince: ContinuousClock.Instant?
-        var lastReminder: UInt64 = 0
+        var reportedSince = [ContinuousClock.Instant?](repeating: nil, count: maps.count)
+        var lastReminder = [UInt64](repeating: 0, count: maps.count)
         while !stopping.load(ordering: .relaxed) {
             if monitor == nil {
                 do throws(NetlinkError) {
@@ -56,22 +63,31 @@ public final class EndpointMapReconciler: Service, Sendable {
             }
             guard due, !stopping.load(ordering: .relaxed) else { continue }
             lastLook = MonotonicClock.milliseconds()
-            do throws(NetlinkError) {
-                if try map.verify() {
-                    logger.warning("nftables map ip \(NFTablesEndpointMap.table) \(NFTablesEndpointMap.map) differed from the endpoints in force (flushed, or the hooks re-installed?): repaired")
-                }
-            } catch {
-                // Reported below through syncProblem; retried at the next look.
+            for (index, map) in maps.enumerated() {
+                look(at: map, reportedSince: &reportedSince[index], lastReminder: &lastReminder[index], now: lastLook)
             }
-            let since = map.outOfSyncSince
-            if let since, since != reportedSince || lastLook &- lastReminder >= 10_000 {
-                logger.error("\(map.syncProblem ?? "nftables map out of sync"); retrying every \(intervalMilliseconds) ms")
-                reportedSince = since
-                lastReminder = lastLook
-            } else if since == nil, let was = reportedSince {
-                logger.notice("nftables map ip \(NFTablesEndpointMap.table) \(NFTablesEndpointMap.map) back in sync after \(ContinuousClock.now - was)")
-                reportedSince = nil
+        }
+    }
+
+    /// Verifies one family's map, repairs it, and logs a change of its sync state (and a
+    /// reminder every 10 s while it stays out of sync).
+    private func look(at map: NFTablesEndpointMap, reportedSince: inout ContinuousClock.Instant?, lastReminder: inout UInt64, now: UInt64) {
+        let name = "\(map.familyName) \(NFTablesEndpointMap.table) \(NFTablesEndpointMap.map)"
+        do throws(NetlinkError) {
+            if try map.verify() {
+                logger.warning("nftables map \(name) differed from the endpoints in force (flushed, or the hooks re-installed?): repaired")
             }
+        } catch {
+            // Reported below through syncProblem; retried at the next look.
+        }
+        let since = map.outOfSyncSince
+        if let since, since != reportedSince || now &- lastReminder >= 10_000 {
+            logger.error("\(map.syncProblem ?? "nftables map \(name) out of sync"); retrying every \(intervalMilliseconds) ms")
+            reportedSince = since
+            lastReminder = now
+        } else if since == nil, let was = reportedSince {
+            logger.notice("nftables map \(name) back in sync after \(ContinuousClock.now - was)")
+            reportedSince = nil
         }
     }
 }

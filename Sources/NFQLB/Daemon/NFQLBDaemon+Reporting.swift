@@ -7,7 +7,7 @@ extension NFQLBDaemon {
     /// Endpoint ids a previous run left in the kernel: mode mark's map, or the marks of our
     /// conntrack entries. Adopting them keeps a restart from renumbering live endpoints.
     public func idsFromKernel() -> [(EndpointKey, UInt32)] {
-        if let map = endpointMap as? NFTablesEndpointMap {
+        if let map = endpointMap as? DualStackEndpointMap {
             do {
                 return try map.read().map { ($0.key, $0.value) }
             } catch {

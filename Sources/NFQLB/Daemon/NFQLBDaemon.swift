@@ -62,7 +62,7 @@ public final class NFQLBDaemon: Sendable {
         flows = FlowTracker()
         affinity = AffinityTable(capacity: 1 << 16)
         ids = EndpointIDAllocator(marks: config.marks)
-        endpointMap = config.tcpMode == .mark ? NFTablesEndpointMap(marks: config.marks) : nil
+        endpointMap = config.tcpMode == .mark ? DualStackEndpointMap(marks: config.marks, serviceCIDRs: config.serviceCIDRs) : nil
         staleEntries = StaleEntryRetrier(deleter: StaleEntryCleaner(marks: config.marks))
         applied = Mutex(Applied(config: config, fileConfig: config, unhealthy: []))
     }

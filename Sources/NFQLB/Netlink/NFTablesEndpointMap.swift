@@ -5,8 +5,10 @@ import PacketRewrite
 import Synchronization
 import SystemPackage
 
-/// Mode mark's map `ip nfqlb endpoints` (`type mark : ipv4_addr . inet_service`), written over
-/// netlink with libnftnl: one transaction per change, never a process per change.
+/// Mode mark's map `ip nfqlb endpoints` (`type mark : ipv4_addr . inet_service`), or its IPv6
+/// mirror `ip6 nfqlb endpoints` (`ipv6_addr . inet_service`): one writer per address family,
+/// each holding only the endpoints of its family. Written over netlink with libnftnl: one
+/// transaction per change, never a process per change.
 ///
 /// The table and its chains belong to `deploy/iptables-hooks.sh`; only the elements are ours.
 /// An element whose value changes is replaced by a delete and an add in the same transaction
@@ -25,6 +27,11 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
     public static let map = "endpoints"
 
     private let marks: MarkLayout
+    /// Whether this writer owns the `ip6` table's map (IPv6 endpoints) or the `ip` one's.
+    public let ipv6: Bool
+    /// `ip` or `ip6`: the table's family as nft names it, for messages.
+    public var familyName: String { ipv6 ? "ip6" : "ip" }
+    private var family: UInt16 { ipv6 ? UInt16(NFPROTO_IPV6) : UInt16(NFPROTO_IPV4) }
 
     struct State {
         /// What the map must hold: key (the masked mark) -> endpoint.
@@ -41,12 +48,15 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
     private let state = Mutex(State())
     /// Kernels before 6.3 do not know NFT_MSG_DESTROYSETELEM (a delete that ignores a missing element).
     private let destroySupported = Atomic<Bool>(true)
-    private let repairs = Counter(label: "nfqlb_endpoint_map_repairs_total")
-    private let inSync = Gauge(label: "nfqlb_endpoint_map_in_sync")
+    private let repairs: Counter
+    private let inSync: Gauge
     private let repairCount = Atomic<Int>(0)
 
-    public init(marks: MarkLayout) {
+    public init(marks: MarkLayout, ipv6: Bool = false) {
         self.marks = marks
+        self.ipv6 = ipv6
+        repairs = Counter(label: "nfqlb_endpoint_map_repairs_total", dimensions: [("family", ipv6 ? "ipv6" : "ipv4")])
+        inSync = Gauge(label: "nfqlb_endpoint_map_in_sync", dimensions: [("family", ipv6 ? "ipv6" : "ipv4")])
         inSync.record(1)
     }
 
@@ -59,7 +69,7 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
             let elapsed = (ContinuousClock.now - since).components
             let tenths = elapsed.seconds * 10 + elapsed.attoseconds / 100_000_000_000_000_000
             let seconds = "\(tenths / 10).\(tenths % 10)"
-            return "nftables map out of sync for \(seconds) s: \(problem)"
+            return "nftables map \(familyName) \(Self.table) \(Self.map) out of sync for \(seconds) s: \(problem)"
         }
     }
 
@@ -85,7 +95,7 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
 
     /// The map's elements as endpoint ids, from the kernel (nil key parse failures skipped).
     public func read() throws(NetlinkError) -> [EndpointKey: UInt32] {
-        let elements = try Self.dump()
+        let elements = try Self.dump(family: family)
         state.withLock { $0.known = elements }
         var result: [EndpointKey: UInt32] = [:]
         for (key, endpoint) in elements { result[endpoint] = marks.endpointID(ofMark: key) }
@@ -95,7 +105,7 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
     public func apply(_ wanted: [EndpointKey: UInt32]) throws(NetlinkError) {
         try state.withLock { (state) throws(NetlinkError) in
             var target: [UInt32: EndpointKey] = [:]
-            for (endpoint, id) in wanted where endpoint.address.isIPv4 { target[marks.value(endpointID: id)] = endpoint }
+            for (endpoint, id) in wanted where endpoint.address.isIPv4 != ipv6 { target[marks.value(endpointID: id)] = endpoint }
             state.wanted = target
             state.active = true
             try reconcile(&state)
@@ -108,12 +118,12 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
             var touched: Set<UInt32> = []
             // A freed id may already carry another endpoint (reused in the same change): only
             // an element that still maps to the freed endpoint goes.
-            for (endpoint, id) in removing where endpoint.address.isIPv4 {
+            for (endpoint, id) in removing where endpoint.address.isIPv4 != ipv6 {
                 let key = marks.value(endpointID: id)
                 if state.wanted[key] == endpoint { state.wanted[key] = nil }
                 touched.insert(key)
             }
-            for (endpoint, id) in adding where endpoint.address.isIPv4 {
+            for (endpoint, id) in adding where endpoint.address.isIPv4 != ipv6 {
                 let key = marks.value(endpointID: id)
                 state.wanted[key] = endpoint
                 touched.insert(key)
@@ -142,7 +152,7 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
             } catch {
                 // An addition that could not be made is not in force (the caller does not
                 // publish it); a removal stays removed and is retried by `verify()`.
-                for (_, id) in adding {
+                for (endpoint, id) in adding where endpoint.address.isIPv4 != ipv6 {
                     let key = marks.value(endpointID: id)
                     state.wanted[key] = before[key]
                 }
@@ -159,14 +169,14 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
     public func verify() throws(NetlinkError) -> Bool {
         try state.withLock { (state) throws(NetlinkError) -> Bool in
             guard state.active else { return false }
-            let generation = try? Self.generation()
+            let generation = try? Self.generation(family: family)
             if state.problem == nil, let generation, generation == state.verifiedGeneration { return false }
             let current: [UInt32: EndpointKey]
             do throws(NetlinkError) {
-                current = try Self.dump()
+                current = try Self.dump(family: family)
             } catch {
                 state.known = nil
-                markOutOfSync(&state, Self.describe(readFailure: error))
+                markOutOfSync(&state, Self.describe(readFailure: error, family: family))
                 throw error
             }
             state.known = current
@@ -191,7 +201,7 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
         for _ in 0..<3 {
             do throws(NetlinkError) {
                 let current: [UInt32: EndpointKey]
-                if let known = state.known { current = known } else { current = try Self.dump() }
+                if let known = state.known { current = known } else { current = try Self.dump(family: family) }
                 state.known = current
                 let (deletions, additions) = Self.changes(from: current, to: state.wanted)
                 if !(deletions.isEmpty && additions.isEmpty) {
@@ -207,7 +217,7 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
             }
         }
         let error = lastError!
-        markOutOfSync(&state, Self.describe(readFailure: error))
+        markOutOfSync(&state, Self.describe(readFailure: error, family: family))
         throw error
     }
 
@@ -222,17 +232,17 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
         return (deletions.sorted { $0.0 < $1.0 }, additions.sorted { $0.0 < $1.0 })
     }
 
-    private static func describe(readFailure error: NetlinkError) -> String {
+    private static func describe(readFailure error: NetlinkError, family: UInt16) -> String {
         guard error.errno == .noSuchFileOrDirectory else { return error.description }
-        if (try? tableExists()) == false {
-            return "table ip \(table) missing (hooks removed? the map is refilled as soon as `iptables-hooks.sh install` recreates it)"
+        let name = family == UInt16(NFPROTO_IPV6) ? "ip6" : "ip"
+        if (try? tableExists(family: family)) == false {
+            return "table \(name) \(table) missing (hooks removed? the map is refilled as soon as `iptables-hooks.sh install` recreates it)"
         }
-        return "map \(map) missing from table ip \(table) (re-install the hooks)"
+        return "map \(map) missing from table \(name) \(table) (re-install the hooks)"
     }
 
     // MARK: Netlink
 
-    private static let family = UInt16(NFPROTO_IPV4)
     /// NFT_MSG_DESTROYSETELEM (Linux 6.3): deletes an element, and is no error when it is gone.
     /// Not in the 6.1 headers this builds against.
     static let destroySetElementMessage: UInt16 = 30
@@ -248,15 +258,21 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
     }
 
     /// Key: the mark as nft's `mark` type holds it (32 bits, host byte order). Data: the
-    /// concatenation `ipv4_addr . inet_service`, each field padded to a 32-bit register.
+    /// concatenation `ipv4_addr . inet_service` (or `ipv6_addr . inet_service`), each field
+    /// padded to a 32-bit register: 8 bytes, or 20 for IPv6.
     private static func element(key: UInt32, endpoint: EndpointKey, withData: Bool) -> OpaquePointer {
         let element = nftnl_set_elem_alloc()!
         var keyBytes = key
         nftnl_set_elem_set(element, UInt16(NFTNL_SET_ELEM_KEY), &keyBytes, 4)
         if withData {
-            guard case .v4(let address) = endpoint.address else { preconditionFailure("IPv4 endpoints only") }
-            var data: (UInt32, UInt16, UInt16) = (address.rawValue.bigEndian, endpoint.port.bigEndian, 0)
-            nftnl_set_elem_set(element, UInt16(NFTNL_SET_ELEM_DATA), &data, 8)
+            switch endpoint.address {
+            case .v4(let address):
+                var data: (UInt32, UInt16, UInt16) = (address.rawValue.bigEndian, endpoint.port.bigEndian, 0)
+                nftnl_set_elem_set(element, UInt16(NFTNL_SET_ELEM_DATA), &data, 8)
+            case .v6(let address):
+                var data: (UInt64, UInt64, UInt16, UInt16) = (address.high.bigEndian, address.low.bigEndian, endpoint.port.bigEndian, 0)
+                nftnl_set_elem_set(element, UInt16(NFTNL_SET_ELEM_DATA), &data, 20)
+            }
         }
         return element
     }
@@ -274,14 +290,15 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
     private func transact(deletions: [(UInt32, EndpointKey)], additions: [(UInt32, EndpointKey)]) throws(NetlinkError) {
         let destroy = destroySupported.load(ordering: .relaxed)
         do throws(NetlinkError) {
-            try Self.transact(deletions: deletions, additions: additions, destroy: destroy && !deletions.isEmpty)
+            try Self.transact(deletions: deletions, additions: additions, destroy: destroy && !deletions.isEmpty, family: family)
         } catch where destroy && !deletions.isEmpty && (error.errno == .notSupported || error.errno == .invalidArgument) {
             destroySupported.store(false, ordering: .relaxed)
-            try Self.transact(deletions: deletions, additions: additions, destroy: false)
+            try Self.transact(deletions: deletions, additions: additions, destroy: false, family: family)
         }
     }
 
-    private static func transact(deletions: [(UInt32, EndpointKey)], additions: [(UInt32, EndpointKey)], destroy: Bool) throws(NetlinkError) {
+    private static func transact(deletions: [(UInt32, EndpointKey)], additions: [(UInt32, EndpointKey)], destroy: Bool,
+                                 family: UInt16) throws(NetlinkError) {
         let socket = try NetlinkSocket()
         try socket.setReceiveTimeout(milliseconds: 2000)
         let capacity = 4096 + (deletions.count + additions.count) * 128
@@ -340,7 +357,7 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
 
     /// Sends one request and hands each answer message to `body` until the kernel's final
     /// acknowledgement, NLMSG_DONE, or an error (thrown).
-    private static func request(type: UInt16, flags: UInt16, operation: @autoclosure () -> String,
+    private static func request(type: UInt16, flags: UInt16, family: UInt16, operation: @autoclosure () -> String,
                                 payload: (UnsafeMutablePointer<nlmsghdr>) -> Void,
                                 body: (NetlinkMessages.Message) -> Void) throws(NetlinkError) {
         let socket = try NetlinkSocket()
@@ -368,18 +385,18 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
     }
 
     /// The ruleset generation: every nftables commit in the netns (ours, nft's, iptables-nft's) moves it.
-    static func generation() throws(NetlinkError) -> UInt32? {
+    static func generation(family: UInt16 = UInt16(NFPROTO_IPV4)) throws(NetlinkError) -> UInt32? {
         var generation: UInt32?
-        try request(type: UInt16(NFT_MSG_GETGEN.rawValue), flags: 0, operation: "read the nftables generation", payload: { _ in }) { message in
+        try request(type: UInt16(NFT_MSG_GETGEN.rawValue), flags: 0, family: family, operation: "read the nftables generation", payload: { _ in }) { message in
             generation = NetlinkAttributes(message: message.bytes).first(generationIDAttribute)?.be32
         }
         return generation
     }
 
-    /// Whether `table ip nfqlb` exists.
-    static func tableExists() throws(NetlinkError) -> Bool {
+    /// Whether `table ip nfqlb` (or `ip6 nfqlb`) exists.
+    static func tableExists(family: UInt16) throws(NetlinkError) -> Bool {
         do throws(NetlinkError) {
-            try request(type: UInt16(NFT_MSG_GETTABLE.rawValue), flags: 0, operation: "read nftables table ip \(table)", payload: { nlh in
+            try request(type: UInt16(NFT_MSG_GETTABLE.rawValue), flags: 0, family: family, operation: "read nftables table \(table)", payload: { nlh in
                 mnl_attr_put_strz(nlh, UInt16(NFTA_TABLE_NAME.rawValue), table)
             }) { _ in }
             return true
@@ -389,11 +406,11 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
     }
 
     /// Reads every element of the map from the kernel.
-    static func dump() throws(NetlinkError) -> [UInt32: EndpointKey] {
+    static func dump(family: UInt16) throws(NetlinkError) -> [UInt32: EndpointKey] {
         var result: [UInt32: EndpointKey] = [:]
         let query = newSet()
         defer { nftnl_set_free(query) }
-        try request(type: UInt16(NFT_MSG_GETSETELEM.rawValue), flags: UInt16(NLM_F_DUMP),
+        try request(type: UInt16(NFT_MSG_GETSETELEM.rawValue), flags: UInt16(NLM_F_DUMP), family: family,
                     operation: "read nftables map \(table) \(map) (are the hooks installed in mode mark?)",
                     payload: { nftnl_set_elems_nlmsg_build_payload($0, query) }) { message in
             let set = nftnl_set_alloc()!
@@ -406,10 +423,17 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
             while let current = element {
                 var keyLength: UInt32 = 0, dataLength: UInt32 = 0
                 if let key = nftnl_set_elem_get(current, UInt16(NFTNL_SET_ELEM_KEY), &keyLength), keyLength == 4,
-                   let data = nftnl_set_elem_get(current, UInt16(NFTNL_SET_ELEM_DATA), &dataLength), dataLength >= 6 {
-                    let address = UInt32(bigEndian: data.loadUnaligned(as: UInt32.self))
-                    let port = UInt16(bigEndian: data.loadUnaligned(fromByteOffset: 4, as: UInt16.self))
-                    result[key.loadUnaligned(as: UInt32.self)] = EndpointKey(address: .v4(IPv4Address(rawValue: address)), port: port)
+                   let data = nftnl_set_elem_get(current, UInt16(NFTNL_SET_ELEM_DATA), &dataLength) {
+                    if family == UInt16(NFPROTO_IPV6), dataLength >= 18 {
+                        let address = IPv6Address(high: UInt64(bigEndian: data.loadUnaligned(as: UInt64.self)),
+                                                  low: UInt64(bigEndian: data.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+                        let port = UInt16(bigEndian: data.loadUnaligned(fromByteOffset: 16, as: UInt16.self))
+                        result[key.loadUnaligned(as: UInt32.self)] = EndpointKey(address: .v6(address), port: port)
+                    } else if family != UInt16(NFPROTO_IPV6), dataLength >= 6 {
+                        let address = UInt32(bigEndian: data.loadUnaligned(as: UInt32.self))
+                        let port = UInt16(bigEndian: data.loadUnaligned(fromByteOffset: 4, as: UInt16.self))
+                        result[key.loadUnaligned(as: UInt32.self)] = EndpointKey(address: .v4(IPv4Address(rawValue: address)), port: port)
+                    }
                 }
                 element = nftnl_set_elems_iter_next(iterator)
             }

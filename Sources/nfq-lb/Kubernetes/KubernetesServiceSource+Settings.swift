@@ -1,7 +1,9 @@
+import Balancer
 import Foundation
 import KubernetesSource
 import Logging
 import NFQLB
+import PacketRewrite
 
 extension KubernetesServiceSource {
     /// The source the `kubernetes:` block describes. `kubeconfig` (the flag) wins over the
@@ -30,7 +32,9 @@ extension KubernetesServiceSource {
             "serviceProxyName": "\(settings.serviceProxyName.isEmpty ? "(every unlabelled service)" : settings.serviceProxyName)",
         ])
         self.init(daemon: daemon, client: try KubernetesClient(configuration: configuration),
-                  mapping: MappingSettings(nodeName: node, serviceProxyName: settings.serviceProxyName),
+                  mapping: MappingSettings(nodeName: node, serviceProxyName: settings.serviceProxyName,
+                                           servesIPv4: daemon.config.serviceCIDRs.contains { $0.address.isIPv4 },
+                                           servesIPv6: daemon.config.serviceCIDRs.contains { !$0.address.isIPv4 }),
                   coalesce: .milliseconds(Int(settings.coalesceMilliseconds)), logger: logger)
     }
 

@@ -46,6 +46,7 @@ enum KernelPrerequisites {
         ("iptables", "apt-get install iptables"),
         ("iptables-save", "apt-get install iptables"),
         ("iptables-restore", "apt-get install iptables"),
+        ("ip6tables-restore", "apt-get install iptables"),
         ("nft", "apt-get install nftables"),
         ("conntrack", "apt-get install conntrack"),
         ("curl", "apt-get install curl"),
@@ -86,6 +87,8 @@ enum Cluster {
     static let podsPerNode = 3
     static var stateDir: String { "/tmp/\(prefix)-cluster" }
     static let serviceCIDR = "10.96.0.0/12"
+    /// The IPv6 service range (node1 routes it toward node2, where it is unreachable, as the IPv4 one).
+    static let serviceCIDR6 = "fd00:10:96::/108"
     /// Node1's address on the node link: what a process in node1 itself uses toward a VIP.
     static let node1Address = "192.168.50.1"
     static let tcpEchoPort = 9100
@@ -226,9 +229,10 @@ enum Cluster {
 
     // MARK: Hooks and conntrack in node1
 
-    static func installHooks(mode: NFQLBConfig.TCPMode, bypass: Bool = true) throws {
+    static func installHooks(mode: NFQLBConfig.TCPMode, bypass: Bool = true, ipv6: Bool = false) throws {
         var arguments = ["bash", Repository.hooksScript, "install", "-q", "--queues", "0:1",
                          "--service-cidr", serviceCIDR, "--mode", mode.rawValue]
+        if ipv6 { arguments += ["--service-cidr", serviceCIDR6] }
         if !bypass { arguments.append("--no-bypass") }
         try check("node1", arguments, timeout: 60)
     }

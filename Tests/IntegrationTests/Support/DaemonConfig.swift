@@ -13,6 +13,11 @@ struct EndpointSpec: Sendable {
     static func pod(_ pod: String, port: Int, weight: Int? = nil, ready: Bool? = nil) -> EndpointSpec {
         EndpointSpec(address: Cluster.ip(pod), port: port, weight: weight, ready: ready)
     }
+
+    /// The endpoint of `pod` at its IPv6 address on `port`.
+    static func pod6(_ pod: String, port: Int, ready: Bool? = nil) -> EndpointSpec {
+        EndpointSpec(address: Cluster.ip6(pod), port: port, ready: ready)
+    }
 }
 
 struct HealthCheckSpec: Sendable {
@@ -73,6 +78,8 @@ struct DaemonConfig: Sendable {
     var activeFlowResyncMilliseconds: Int?
     /// The `kubernetes:` block's fields, as a YAML flow mapping's content.
     var kubernetes: String?
+    /// Dual stack: the IPv6 service range in `serviceCIDRs` and in the hooks.
+    var ipv6 = false
     var services: [ServiceSpec]
 
     init(mode: NFQLBConfig.TCPMode = .conntrack, bypass: Bool = true, services: [ServiceSpec]) {
@@ -85,7 +92,7 @@ struct DaemonConfig: Sendable {
         var lines = [
             "# written by the nfq-lb integration tests",
             "queues: \"0:1\"",
-            "serviceCIDRs: [\(Cluster.serviceCIDR)]",
+            "serviceCIDRs: [\(Cluster.serviceCIDR)\(ipv6 ? ", \"\(Cluster.serviceCIDR6)\"" : "")]",
             "tcpMode: \(mode.rawValue)",
             "queue: {bypass: \(bypass)\(queueMaxLength.map { ", maxLength: \($0)" } ?? "")\(failOpen.map { ", failOpen: \($0)" } ?? "")\(copyRange.map { ", copyRange: \($0)" } ?? "")}",
             "metrics: {enabled: true, address: 127.0.0.1, port: \(metricsPort)}",
@@ -96,7 +103,7 @@ struct DaemonConfig: Sendable {
         lines.append(services.isEmpty ? "services: []" : "services:")
         for service in services {
             lines.append("  - name: \(service.name)")
-            lines.append("    vip: \(service.vip)")
+            lines.append("    vip: \"\(service.vip)\"")
             lines.append("    port: \(service.port)")
             lines.append("    protocol: \(service.proto)")
             lines.append("    strategy: \(service.strategy)")
@@ -111,7 +118,7 @@ struct DaemonConfig: Sendable {
             } else {
                 lines.append("    endpoints:")
                 for endpoint in service.endpoints {
-                    var fields = ["address: \(endpoint.address)", "port: \(endpoint.port)"]
+                    var fields = ["address: \"\(endpoint.address)\"", "port: \(endpoint.port)"]
                     if let weight = endpoint.weight { fields.append("weight: \(weight)") }
                     if let ready = endpoint.ready { fields.append("ready: \(ready)") }
                     if let serving = endpoint.serving { fields.append("serving: \(serving)") }

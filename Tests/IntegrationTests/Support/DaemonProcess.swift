@@ -129,7 +129,7 @@ final class DaemonProcess: @unchecked Sendable {
     static func start(_ config: DaemonConfig, installHooks: Bool = true, flushConntrack: Bool = true,
                       wrapper: [String] = [], arguments: [String] = [], awaitHealthy: Bool = true) throws -> DaemonProcess {
         if let problem = Repository.binaryProblem { throw SetupError(problem) }
-        if installHooks { try Cluster.installHooks(mode: config.mode, bypass: config.bypass) }
+        if installHooks { try Cluster.installHooks(mode: config.mode, bypass: config.bypass, ipv6: config.ipv6) }
         if flushConntrack { try Cluster.flushConntrack() }
         let daemon = try DaemonProcess(config: config)
         daemon.wrapper = wrapper

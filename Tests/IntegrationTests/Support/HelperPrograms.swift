@@ -93,9 +93,10 @@ enum HelperPrograms {
     def out(*words):
         print("%.3f" % time.time(), *words, flush=True)
 
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    v6 = ":" in host
+    s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", sport))
+    s.bind(("::" if v6 else "0.0.0.0", sport))
     end = time.monotonic() + duration
     i = 0
     while time.monotonic() < end:

@@ -30,9 +30,9 @@ enum KubernetesObjects {
     static func service(_ name: String, namespace: String = "default", clusterIP: String, ports: [Port],
                         labels: [String: String] = proxyLabel, annotations: [String: String] = [:],
                         affinitySeconds: Int? = nil, internalTrafficPolicy: String? = nil,
-                        trafficDistribution: String? = nil) -> String {
+                        trafficDistribution: String? = nil, clusterIPs: [String]? = nil, ipFamilyPolicy: String? = nil) -> String {
         var spec: [String: Any] = [
-            "type": "ClusterIP", "clusterIP": clusterIP, "clusterIPs": [clusterIP],
+            "type": "ClusterIP", "clusterIP": clusterIP, "clusterIPs": clusterIPs ?? [clusterIP],
             "ports": ports.map { ["name": $0.name, "port": $0.port, "targetPort": $0.targetPort, "protocol": $0.proto] },
         ]
         if let affinitySeconds {
@@ -41,6 +41,7 @@ enum KubernetesObjects {
         }
         if let internalTrafficPolicy { spec["internalTrafficPolicy"] = internalTrafficPolicy }
         if let trafficDistribution { spec["trafficDistribution"] = trafficDistribution }
+        if let ipFamilyPolicy { spec["ipFamilyPolicy"] = ipFamilyPolicy }
         return json([
             "apiVersion": "v1", "kind": "Service",
             "metadata": ["name": name, "namespace": namespace, "labels": labels, "annotations": annotations] as [String: Any],
@@ -48,11 +49,12 @@ enum KubernetesObjects {
         ])
     }
 
-    /// A slice of `service` (labelled `kubernetes.io/service-name`) with the pods' cluster addresses.
+    /// A slice of `service` (labelled `kubernetes.io/service-name`) with the pods' cluster
+    /// addresses (IPv6 ones for `addressType: "IPv6"`).
     static func slice(_ name: String, service: String, namespace: String = "default", ports: [(name: String, port: Int, proto: String)],
-                      endpoints: [SliceEndpoint], annotations: [String: String] = [:]) -> String {
+                      endpoints: [SliceEndpoint], annotations: [String: String] = [:], addressType: String = "IPv4") -> String {
         json([
-            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": addressType,
             "metadata": ["name": name, "namespace": namespace, "annotations": annotations,
                          "labels": ["kubernetes.io/service-name": service, "endpointslice.kubernetes.io/managed-by": "nfq-lb-tests"]] as [String: Any],
             "ports": ports.map { ["name": $0.name, "port": $0.port, "protocol": $0.proto] as [String: Any] },
@@ -61,7 +63,8 @@ enum KubernetesObjects {
                 if let ready = endpoint.ready { conditions["ready"] = ready }
                 if let serving = endpoint.serving { conditions["serving"] = serving }
                 if let terminating = endpoint.terminating { conditions["terminating"] = terminating }
-                var fields: [String: Any] = ["addresses": [Cluster.ip(endpoint.pod)], "conditions": conditions, "nodeName": endpoint.nodeName]
+                let address = addressType == "IPv6" ? Cluster.ip6(endpoint.pod) : Cluster.ip(endpoint.pod)
+                var fields: [String: Any] = ["addresses": [address], "conditions": conditions, "nodeName": endpoint.nodeName]
                 if let zone = endpoint.zone { fields["zone"] = zone }
                 if let hintZones = endpoint.hintZones { fields["hints"] = ["forZones": hintZones.map { ["name": $0] }] }
                 return fields
