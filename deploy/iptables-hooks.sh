@@ -13,15 +13,18 @@
 #            [rewrite]  -m mark --mark NOTRACK/ID_MASK -j CT --notrack
 #            [rewrite]  -m mark --mark NOTRACK/ID_MASK -j RETURN
 #            per CIDR   -d CIDR -p tcp --syn -j NFQUEUE <queue options>
+#            per external CIDR (--external-cidr: external and load-balancer IPs) the same
+#            node ports -m addrtype --dst-type LOCAL -p tcp --dport LOW:HIGH --syn -j NFQUEUE ...
 #          (raw runs before conntrack: queueing the SYN in mangle loses the first SYN)
 #   mangle PREROUTING, OUTPUT  -> NFQLB-PREROUTING, NFQLB-OUTPUT
 #            per CIDR   -d CIDR -p udp -m conntrack --ctstate NEW -j NFQUEUE <queue options>
 #            [mark]     ... -m conntrack ! --ctstatus CONFIRMED ... instead of --ctstate NEW
+#            per external CIDR, and node ports (-m addrtype --dst-type LOCAL --dport LOW:HIGH)
 #   nat    POSTROUTING         -> NFQLB-POSTROUTING
 #            -m conntrack --ctstate DNAT -j RETURN
 #          (registers the conntrack and nat hooks in the netns: without them a NAT
 #           created through ctnetlink is silently never applied)
-#   filter FORWARD, OUTPUT     -> NFQLB-REJECT
+#   filter FORWARD, OUTPUT, INPUT -> NFQLB-REJECT   (INPUT: a node port without endpoints)
 #            -p tcp -m mark --mark REJECT/ID_MASK -j REJECT --reject-with tcp-reset
 #            -p udp -m mark --mark REJECT/ID_MASK -j REJECT --reject-with icmp-port-unreachable
 #   filter FORWARD             -> NFQLB-FORWARD
@@ -32,7 +35,9 @@
 #           the endpoint's side of the connection)
 #   [mark] nft table ip nfqlb: map endpoints (mark -> ipv4_addr . inet_service, owned by
 #          the daemon and kept across re-installs), nat chains pre/out (dnat through the
-#          map, then a trailing drop for unmapped first packets) and post (masquerade).
+#          map, then a trailing drop for unmapped first packets) and post (masquerade);
+#          node ports (fib daddr type local, th dport in the range) and external CIDRs get
+#          the dnat rule without the trailing drop: those addresses carry traffic not ours.
 # <queue options> = --queue-num A | --queue-balance A:B --queue-cpu-fanout, then
 #                   --queue-bypass unless --no-bypass.
 #
@@ -79,6 +84,10 @@ Installs, removes or shows the iptables (and, in mode mark, nftables) hooks of n
 options:
   --queues A:B | N        NFQUEUE numbers (0..65535), required for install
   --service-cidr CIDR     IPv4 service range (repeatable), required for install
+  --node-port-range A-B   ports queued on the node's own addresses (NodePort services;
+                          default 30000-32767, the daemon's nodePortRange); 'none' = off
+  --external-cidr CIDR    range of external and load-balancer IPs to queue (repeatable;
+                          the daemon's externalCIDRs); a miss there passes, not rejected
   --mode MODE             mark (default) | conntrack | rewrite
   --mark-mask HEX         mark bits owned by nfq-lb, one contiguous run of >= 8 bits
                           (default 0xffff0000)
@@ -111,6 +120,8 @@ NETNS=""
 DRY_RUN=0
 QUIET=0
 declare -a CIDRS_ARG=()
+declare -a EXT_CIDRS_ARG=()
+NODE_PORT_RANGE=30000-32767
 declare -a ORIG_ARGS=("$@")
 
 need_value() { [[ $# -ge 2 && -n $2 ]] || usage_error "option $1 needs a value"; }
@@ -124,6 +135,10 @@ while [[ $# -gt 0 ]]; do
         --queues=*) QUEUES=${1#*=} ;;
         --service-cidr) need_value "$@"; CIDRS_ARG+=("$2"); shift ;;
         --service-cidr=*) CIDRS_ARG+=("${1#*=}") ;;
+        --external-cidr) need_value "$@"; EXT_CIDRS_ARG+=("$2"); shift ;;
+        --external-cidr=*) EXT_CIDRS_ARG+=("${1#*=}") ;;
+        --node-port-range) need_value "$@"; NODE_PORT_RANGE=$2; shift ;;
+        --node-port-range=*) NODE_PORT_RANGE=${1#*=} ;;
         --mode) need_value "$@"; MODE=$2; shift ;;
         --mode=*) MODE=${1#*=} ;;
         --mark-mask) need_value "$@"; MASK_ARG=$2; shift ;;
@@ -199,6 +214,16 @@ parse_mask() {
 }
 
 hex() { printf '0x%x' "$1"; }
+
+# parse_node_port_range A-B|none -> NP_LOW NP_HIGH (empty for none)
+parse_node_port_range() {
+    local spec=$1
+    NP_LOW=""; NP_HIGH=""
+    [[ $spec == none ]] && return 0
+    [[ $spec =~ ^([0-9]{1,5})-([0-9]{1,5})$ ]] || usage_error "--node-port-range: expected A-B (e.g. 30000-32767) or none, got '$spec'"
+    NP_LOW=$((10#${BASH_REMATCH[1]})); NP_HIGH=$((10#${BASH_REMATCH[2]}))
+    ((NP_LOW >= 1 && NP_HIGH <= 65535 && NP_LOW <= NP_HIGH)) || usage_error "--node-port-range: ports must be 1..65535 with A <= B, got '$spec'"
+}
 
 # ---------------------------------------------------------------- netns re-exec
 if [[ -n $NETNS && ${NFQLB_HOOKS_NETNS_ENTERED:-} != "$NETNS" ]]; then
@@ -353,7 +378,7 @@ install_input() {
         [raw]="PREROUTING:NFQLB-PREROUTING OUTPUT:NFQLB-OUTPUT"
         [mangle]="PREROUTING:NFQLB-PREROUTING OUTPUT:NFQLB-OUTPUT"
         [nat]="POSTROUTING:NFQLB-POSTROUTING"
-        [filter]="FORWARD:NFQLB-REJECT OUTPUT:NFQLB-REJECT FORWARD:NFQLB-FORWARD"
+        [filter]="FORWARD:NFQLB-REJECT OUTPUT:NFQLB-REJECT FORWARD:NFQLB-FORWARD INPUT:NFQLB-REJECT"
     )
     local -A desired_chains=(
         [raw]="NFQLB-PREROUTING NFQLB-OUTPUT"
@@ -398,17 +423,23 @@ install_input() {
                         printf -- '-A %s -m mark --mark %s/%s -j CT --notrack\n' "$chain" "$(hex "$MARK_NOTRACK")" "$(hex "$ID_MASK")"
                         printf -- '-A %s -m mark --mark %s/%s -j RETURN\n' "$chain" "$(hex "$MARK_NOTRACK")" "$(hex "$ID_MASK")"
                     fi
-                    for c in "${CIDRS[@]}"; do
+                    for c in "${CIDRS[@]}" "${EXT_CIDRS[@]}"; do
                         printf -- '-A %s -d %s -p tcp --syn -j NFQUEUE %s\n' "$chain" "$c" "$qo"
                     done
+                    if [[ -n $NP_LOW ]]; then
+                        printf -- '-A %s -m addrtype --dst-type LOCAL -p tcp --dport %d:%d --syn -j NFQUEUE %s\n' "$chain" "$NP_LOW" "$NP_HIGH" "$qo"
+                    fi
                 done ;;
             mangle)
                 local ctmatch="-m conntrack --ctstate NEW"
                 [[ $MODE == mark ]] && ctmatch="-m conntrack ! --ctstatus CONFIRMED"
                 for chain in NFQLB-PREROUTING NFQLB-OUTPUT; do
-                    for c in "${CIDRS[@]}"; do
+                    for c in "${CIDRS[@]}" "${EXT_CIDRS[@]}"; do
                         printf -- '-A %s -d %s -p udp %s -j NFQUEUE %s\n' "$chain" "$c" "$ctmatch" "$qo"
                     done
+                    if [[ -n $NP_LOW ]]; then
+                        printf -- '-A %s -m addrtype --dst-type LOCAL -p udp --dport %d:%d %s -j NFQUEUE %s\n' "$chain" "$NP_LOW" "$NP_HIGH" "$ctmatch" "$qo"
+                    fi
                 done ;;
             nat)
                 printf -- '-A NFQLB-POSTROUTING -m conntrack --ctstate DNAT -j RETURN\n' ;;
@@ -432,6 +463,11 @@ nft_input() {
     local set chain proto joined
     joined=$(IFS=,; echo "${CIDRS[*]}")
     set="{ ${joined//,/, } }"
+    local ext=""
+    if ((${#EXT_CIDRS[@]} > 0)); then
+        joined=$(IFS=,; echo "${EXT_CIDRS[*]}")
+        ext="{ ${joined//,/, } }"
+    fi
     cat <<EOF
 add table ip $NFT_TABLE
 add map ip $NFT_TABLE endpoints { type mark : ipv4_addr . inet_service; }
@@ -448,6 +484,15 @@ EOF
             echo "add rule ip $NFT_TABLE $chain ip daddr $set meta l4proto $proto ct mark set meta mark and $(hex "$MASK") dnat ip to meta mark and $(hex "$ID_MASK") map @endpoints"
         done
         echo "add rule ip $NFT_TABLE $chain ip daddr $set meta l4proto { tcp, udp } counter drop"
+        # node ports and external CIDRs: no trailing drop (their addresses are not all ours)
+        for proto in tcp udp; do
+            if ((${#EXT_CIDRS[@]} > 0)); then
+                echo "add rule ip $NFT_TABLE $chain ip daddr $ext meta l4proto $proto ct mark set meta mark and $(hex "$MASK") dnat ip to meta mark and $(hex "$ID_MASK") map @endpoints"
+            fi
+            if [[ -n $NP_LOW ]]; then
+                echo "add rule ip $NFT_TABLE $chain fib daddr type local meta l4proto $proto th dport $NP_LOW-$NP_HIGH meta mark and $(hex "$ID_MASK") != $(hex "$MARK_REJECT") ct mark set meta mark and $(hex "$MASK") dnat ip to meta mark and $(hex "$ID_MASK") map @endpoints"
+            fi
+        done
     done
     echo "add rule ip $NFT_TABLE post ct mark and $(hex "$MASQ") == $(hex "$MASQ") masquerade"
 }
@@ -467,6 +512,14 @@ do_install() {
         seen[$n]=1
         CIDRS+=("$n")
     done
+    declare -g -a EXT_CIDRS=()
+    for c in "${EXT_CIDRS_ARG[@]}"; do
+        n=$(normalize_cidr "$c")
+        [[ -z ${seen[$n]:-} ]] || continue
+        seen[$n]=1
+        EXT_CIDRS+=("$n")
+    done
+    parse_node_port_range "$NODE_PORT_RANGE"
     if [[ $MODE == mark ]]; then
         command -v nft >/dev/null || die "mode mark needs the nft command (nftables)"
     fi
@@ -501,8 +554,8 @@ do_install() {
         fi
     done
     if ((!QUIET)); then
-        printf 'nfq-lb hooks installed: mode=%s queues=%s cidrs=%s mark-mask=%s (shift=%d width=%d REJECT=%s NOTRACK=%s MASQ=%s ID_MASK=%s) bypass=%s iptables=%s\n' \
-            "$MODE" "$QUEUES" "$(IFS=,; echo "${CIDRS[*]}")" "$(hex "$MASK")" "$SHIFT" "$WIDTH" "$(hex "$MARK_REJECT")" \
+        printf 'nfq-lb hooks installed: mode=%s queues=%s cidrs=%s external-cidrs=%s node-ports=%s mark-mask=%s (shift=%d width=%d REJECT=%s NOTRACK=%s MASQ=%s ID_MASK=%s) bypass=%s iptables=%s\n' \
+            "$MODE" "$QUEUES" "$(IFS=,; echo "${CIDRS[*]}")" "$(IFS=,; echo "${EXT_CIDRS[*]:-none}")" "${NP_LOW:-none}${NP_HIGH:+-$NP_HIGH}" "$(hex "$MASK")" "$SHIFT" "$WIDTH" "$(hex "$MARK_REJECT")" \
             "$(hex "$MARK_NOTRACK")" "$(hex "$MASQ")" "$(hex "$ID_MASK")" "$( ((BYPASS)) && echo yes || echo no)" "$IPT"
     fi
 }
@@ -514,7 +567,7 @@ do_status() {
     local -a want=(raw:PREROUTING:NFQLB-PREROUTING raw:OUTPUT:NFQLB-OUTPUT
         mangle:PREROUTING:NFQLB-PREROUTING mangle:OUTPUT:NFQLB-OUTPUT
         nat:POSTROUTING:NFQLB-POSTROUTING filter:FORWARD:NFQLB-REJECT filter:OUTPUT:NFQLB-REJECT
-        filter:FORWARD:NFQLB-FORWARD)
+        filter:FORWARD:NFQLB-FORWARD filter:INPUT:NFQLB-REJECT)
     for ipt in "${IPT_LIST[@]}"; do
         be=$(backend_of "$ipt" || echo "?")
         local all="" existing
