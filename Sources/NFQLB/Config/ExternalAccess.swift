@@ -27,6 +27,9 @@ public struct ExternalAccess: Sendable, Equatable {
     public var endpointNodes: [EndpointKey: String] = [:]
     /// Endpoints the file marks `local: true`, whatever the node name.
     public var localEndpoints: Set<EndpointKey> = []
+    /// When set (the Kubernetes source), the endpoints of policy `Local` entries, taken as they
+    /// are: the node's own, not narrowed by topology or internalTrafficPolicy.
+    public var localEndpointList: [Endpoint]?
     /// Lines of the fields, for errors found once the whole config is read.
     public var nodePortLine = 0
     public var externalIPsLine = 0
@@ -70,7 +73,7 @@ extension ServiceConfig {
             if local {
                 entry.service.masquerade = service.masquerade
                 entry.service.dropsWithoutEndpoints = true
-                entry.service.endpoints = service.endpoints.filter { access.isLocal($0.key, nodeName: nodeName) }
+                entry.service.endpoints = access.localEndpointList ?? service.endpoints.filter { access.isLocal($0.key, nodeName: nodeName) }
             } else {
                 entry.service.masquerade = true
             }
