@@ -126,5 +126,38 @@ extension KernelTests {
             #expect(metrics.value("nfqlb_service_addresses", ["kind": "loadBalancerIP"]) == 1, "\(metrics)")
             #expect(metrics.value("nfqlb_service_addresses", ["kind": "externalIP"]) == 1, "\(metrics)")
         }
+
+        @Test("A Kubernetes LoadBalancer Service with externalTrafficPolicy Local: its node port and ingress IP keep the client and use node1's endpoint, its source ranges drop others, its health-check node port answers 200")
+        func kubernetesLoadBalancerService() throws {
+            defer { Cluster.extDown() }
+            typealias K = KubernetesObjects
+            let service = K.service("lb", clusterIP: "10.96.0.34", ports: [K.Port(name: "http", port: 80, targetPort: 8080, nodePort: 30090)],
+                                    annotations: ["nfq-lb.io/strategy": "round-robin"],
+                                    extraSpec: ["type": "LoadBalancer", "externalTrafficPolicy": "Local", "healthCheckNodePort": 30190,
+                                                "loadBalancerSourceRanges": ["\(Self.client)/32"]],
+                                    status: ["loadBalancer": ["ingress": [["ip": "192.168.70.30"]]]])
+            let world = try APIWorld.start(mode: .mark, objects: [service, K.slice("lb-1", service: "lb", ports: [("http", 8080, "TCP")],
+                                                                                 endpoints: K.ready(["n1p1", "n2p1"]))])
+            defer { world.stop() }
+            #expect(try world.waitForStatus { status in Set(status.services.compactMap(\.kind)) == ["nodePort", "loadBalancerIP"] },
+                    "\(world.daemon.stateDescription)")
+
+            let viaNodePort = try Client.curlLoop(from: "ext", "http://\(Self.node1):30090/", count: 3, maxTime: 2)
+            #expect(viaNodePort.count == 3 && viaNodePort.allSatisfy { $0.succeeded && $0.body == "n1p1" }, "\(viaNodePort)")
+            let viaLoadBalancer = try Client.curlLoop(from: "ext", "http://192.168.70.30/", count: 3, maxTime: 2, extra: ["--interface", Self.client])
+            #expect(viaLoadBalancer.count == 3 && viaLoadBalancer.allSatisfy { $0.succeeded && $0.body == "n1p1" }, "\(viaLoadBalancer)")
+            let entries = try Cluster.conntrackEntries(toward: "192.168.70.30")
+            #expect(entries.contains { $0.contains("src=\(Cluster.ip("n1p1")) dst=\(Self.client) sport=8080") }, "client not kept: \(entries)")
+            let outside = try Client.curl(from: "ext", "http://192.168.70.30/", maxTime: 1, extra: ["--interface", Self.otherClient])
+            #expect(outside.exitCode == 28, "outside loadBalancerSourceRanges: \(outside)")
+
+            var health = try Client.curl(from: "ext", "http://\(Self.node1):30190/", maxTime: 1, extra: ["-i"])
+            _ = try eventually(timeout: 3, interval: 0.2) {
+                health = try Client.curl(from: "ext", "http://\(Self.node1):30190/", maxTime: 1, extra: ["-i"])
+                return health.succeeded
+            }
+            #expect(health.body.hasPrefix("HTTP/1.1 200") && health.body.contains("\"namespace\":\"default\",\"name\":\"lb\"")
+                    && health.body.contains("\"localEndpoints\":1"), "\(health)")
+        }
     }
 }
