@@ -13,6 +13,8 @@
 #            [rewrite]  -m mark --mark NOTRACK/ID_MASK -j CT --notrack
 #            [rewrite]  -m mark --mark NOTRACK/ID_MASK -j RETURN
 #            per CIDR   -d CIDR -p tcp --syn -j NFQUEUE <queue options>
+#            per external CIDR (--external-cidr: external and load-balancer IPs) the same
+#            node ports -m addrtype --dst-type LOCAL -p tcp --dport LOW:HIGH --syn -j NFQUEUE ...
 #          (raw runs before conntrack: queueing the SYN in mangle loses the first SYN)
 #   mangle PREROUTING, OUTPUT  -> NFQLB-PREROUTING, NFQLB-OUTPUT
 #            per CIDR   -d CIDR -p udp -m conntrack --ctstate NEW -j NFQUEUE <queue options>
@@ -20,11 +22,12 @@
 #            per CIDR   -d CIDR -p icmp --icmp-type echo-request -j NFQUEUE <queue options> (IPv4 only)
 #          (every echo request, not only a flow's first: the daemon turns it into the reply
 #           when the address has `answerPing`, and passes it on untouched otherwise)
+#            per external CIDR, and node ports (-m addrtype --dst-type LOCAL --dport LOW:HIGH)
 #   nat    POSTROUTING         -> NFQLB-POSTROUTING
 #            -m conntrack --ctstate DNAT -j RETURN
 #          (registers the conntrack and nat hooks in the netns: without them a NAT
 #           created through ctnetlink is silently never applied)
-#   filter FORWARD, OUTPUT     -> NFQLB-REJECT
+#   filter FORWARD, OUTPUT, INPUT -> NFQLB-REJECT   (INPUT: a node port without endpoints)
 #            -p tcp -m mark --mark REJECT/ID_MASK -j REJECT --reject-with tcp-reset
 #            -p udp -m mark --mark REJECT/ID_MASK -j REJECT --reject-with icmp-port-unreachable
 #   filter FORWARD             -> NFQLB-FORWARD
@@ -35,7 +38,9 @@
 #           the endpoint's side of the connection)
 #   [mark] nft table ip nfqlb: map endpoints (mark -> ipv4_addr . inet_service, owned by
 #          the daemon and kept across re-installs), nat chains pre/out (dnat through the
-#          map, then a trailing drop for unmapped first packets) and post (masquerade).
+#          map, then a trailing drop for unmapped first packets) and post (masquerade);
+#          node ports (fib daddr type local, th dport in the range) and external CIDRs get
+#          the dnat rule without the trailing drop: those addresses carry traffic not ours.
 # <queue options> = --queue-num A | --queue-balance A:B --queue-cpu-fanout, then
 #                   --queue-bypass unless --no-bypass.
 #
@@ -63,7 +68,9 @@
 # command derived from --iptables: iptables-legacy -> ip6tables-legacy), with
 # icmp6-port-unreachable for UDP rejects, and in mode mark the nft table `ip6 nfqlb`, a mirror
 # of `ip nfqlb` whose map is `mark : ipv6_addr . inet_service` (docs/ARCHITECTURE.md says why
-# two tables and not one `inet` table). A family without CIDRs has none of our rules: an
+# two tables and not one `inet` table). Node ports and --external-cidr ranges are queued per
+# family too (an IPv6 external range needs an IPv6 service range: a family's hooks come with
+# its service ranges). A family without CIDRs has none of our rules: an
 # install removes what an earlier one left there. remove and status cover both families.
 
 set -euo pipefail
@@ -90,6 +97,10 @@ Installs, removes or shows the iptables (and, in mode mark, nftables) hooks of n
 options:
   --queues A:B | N        NFQUEUE numbers (0..65535), required for install
   --service-cidr CIDR     IPv4 or IPv6 service range (repeatable), required for install
+  --node-port-range A-B   ports queued on the node's own addresses (NodePort services;
+                          default 30000-32767, the daemon's nodePortRange); 'none' = off
+  --external-cidr CIDR    range of external and load-balancer IPs to queue (IPv4 or IPv6, repeatable;
+                          the daemon's externalCIDRs); a miss there passes, not rejected
   --mode MODE             mark (default) | conntrack | rewrite
   --mark-mask HEX         mark bits owned by nfq-lb, one contiguous run of >= 8 bits
                           (default 0xffff0000)
@@ -123,6 +134,8 @@ NETNS=""
 DRY_RUN=0
 QUIET=0
 declare -a CIDRS_ARG=()
+declare -a EXT_CIDRS_ARG=()
+NODE_PORT_RANGE=30000-32767
 declare -a ORIG_ARGS=("$@")
 
 need_value() { [[ $# -ge 2 && -n $2 ]] || usage_error "option $1 needs a value"; }
@@ -136,6 +149,10 @@ while [[ $# -gt 0 ]]; do
         --queues=*) QUEUES=${1#*=} ;;
         --service-cidr) need_value "$@"; CIDRS_ARG+=("$2"); shift ;;
         --service-cidr=*) CIDRS_ARG+=("${1#*=}") ;;
+        --external-cidr) need_value "$@"; EXT_CIDRS_ARG+=("$2"); shift ;;
+        --external-cidr=*) EXT_CIDRS_ARG+=("${1#*=}") ;;
+        --node-port-range) need_value "$@"; NODE_PORT_RANGE=$2; shift ;;
+        --node-port-range=*) NODE_PORT_RANGE=${1#*=} ;;
         --mode) need_value "$@"; MODE=$2; shift ;;
         --mode=*) MODE=${1#*=} ;;
         --mark-mask) need_value "$@"; MASK_ARG=$2; shift ;;
@@ -265,6 +282,16 @@ parse_mask() {
 }
 
 hex() { printf '0x%x' "$1"; }
+
+# parse_node_port_range A-B|none -> NP_LOW NP_HIGH (empty for none)
+parse_node_port_range() {
+    local spec=$1
+    NP_LOW=""; NP_HIGH=""
+    [[ $spec == none ]] && return 0
+    [[ $spec =~ ^([0-9]{1,5})-([0-9]{1,5})$ ]] || usage_error "--node-port-range: expected A-B (e.g. 30000-32767) or none, got '$spec'"
+    NP_LOW=$((10#${BASH_REMATCH[1]})); NP_HIGH=$((10#${BASH_REMATCH[2]}))
+    ((NP_LOW >= 1 && NP_HIGH <= 65535 && NP_LOW <= NP_HIGH)) || usage_error "--node-port-range: ports must be 1..65535 with A <= B, got '$spec'"
+}
 
 # ---------------------------------------------------------------- netns re-exec
 if [[ -n $NETNS && ${NFQLB_HOOKS_NETNS_ENTERED:-} != "$NETNS" ]]; then
@@ -442,15 +469,17 @@ jump_present() {
 # CIDRs of that family (IPv6: ip6tables and its reject type)
 install_input() {
     local ipt=$1 qo c table save want_chains line target chain n i
-    local -a FAM_CIDRS=("${CIDRS[@]}")
+    local -a FAM_CIDRS=("${CIDRS[@]}") FAM_EXT_CIDRS=("${EXT_CIDRS[@]}")
     local udp_reject=icmp-port-unreachable
-    if [[ ${2:-4} == 6 ]]; then FAM_CIDRS=("${CIDRS6[@]}"); udp_reject=icmp6-port-unreachable; fi
+    if [[ ${2:-4} == 6 ]]; then
+        FAM_CIDRS=("${CIDRS6[@]}"); FAM_EXT_CIDRS=("${EXT_CIDRS6[@]}"); udp_reject=icmp6-port-unreachable
+    fi
     qo=$(queue_opts)
     local -A desired_jumps=(
         [raw]="PREROUTING:NFQLB-PREROUTING OUTPUT:NFQLB-OUTPUT"
         [mangle]="PREROUTING:NFQLB-PREROUTING OUTPUT:NFQLB-OUTPUT"
         [nat]="POSTROUTING:NFQLB-POSTROUTING"
-        [filter]="FORWARD:NFQLB-REJECT OUTPUT:NFQLB-REJECT FORWARD:NFQLB-FORWARD"
+        [filter]="FORWARD:NFQLB-REJECT OUTPUT:NFQLB-REJECT FORWARD:NFQLB-FORWARD INPUT:NFQLB-REJECT"
     )
     local -A desired_chains=(
         [raw]="NFQLB-PREROUTING NFQLB-OUTPUT"
@@ -495,19 +524,29 @@ install_input() {
                         printf -- '-A %s -m mark --mark %s/%s -j CT --notrack\n' "$chain" "$(hex "$MARK_NOTRACK")" "$(hex "$ID_MASK")"
                         printf -- '-A %s -m mark --mark %s/%s -j RETURN\n' "$chain" "$(hex "$MARK_NOTRACK")" "$(hex "$ID_MASK")"
                     fi
-                    for c in "${FAM_CIDRS[@]}"; do
+                    for c in "${FAM_CIDRS[@]}" "${FAM_EXT_CIDRS[@]}"; do
                         printf -- '-A %s -d %s -p tcp --syn -j NFQUEUE %s\n' "$chain" "$c" "$qo"
                     done
+                    if [[ -n $NP_LOW ]]; then
+                        printf -- '-A %s -m addrtype --dst-type LOCAL -p tcp --dport %d:%d --syn -j NFQUEUE %s\n' "$chain" "$NP_LOW" "$NP_HIGH" "$qo"
+                    fi
                 done ;;
             mangle)
                 local ctmatch="-m conntrack --ctstate NEW"
                 [[ $MODE == mark ]] && ctmatch="-m conntrack ! --ctstatus CONFIRMED"
                 for chain in NFQLB-PREROUTING NFQLB-OUTPUT; do
-                    for c in "${FAM_CIDRS[@]}"; do
+                    for c in "${FAM_CIDRS[@]}" "${FAM_EXT_CIDRS[@]}"; do
                         printf -- '-A %s -d %s -p udp %s -j NFQUEUE %s\n' "$chain" "$c" "$ctmatch" "$qo"
-                        # answerPing is IPv4 only: no ICMPv6 echo is queued
-                        [[ ${2:-4} == 6 ]] || printf -- '-A %s -d %s -p icmp --icmp-type echo-request -j NFQUEUE %s\n' "$chain" "$c" "$qo"
                     done
+                    # answerPing is for service CIDRs and IPv4 only: no ICMPv6 echo is queued
+                    if [[ ${2:-4} != 6 ]]; then
+                        for c in "${FAM_CIDRS[@]}"; do
+                            printf -- '-A %s -d %s -p icmp --icmp-type echo-request -j NFQUEUE %s\n' "$chain" "$c" "$qo"
+                        done
+                    fi
+                    if [[ -n $NP_LOW ]]; then
+                        printf -- '-A %s -m addrtype --dst-type LOCAL -p udp --dport %d:%d %s -j NFQUEUE %s\n' "$chain" "$NP_LOW" "$NP_HIGH" "$ctmatch" "$qo"
+                    fi
                 done ;;
             nat)
                 printf -- '-A NFQLB-POSTROUTING -m conntrack --ctstate DNAT -j RETURN\n' ;;
@@ -530,13 +569,19 @@ install_input() {
 # nft_input [FAMILY=4]: the nft -f input of table ip nfqlb (4) or its mirror ip6 nfqlb (6)
 nft_input() {
     local set chain proto joined fam=ip addr_type=ipv4_addr
+    local -a fam_ext=("${EXT_CIDRS[@]}")
     if [[ ${1:-4} == 6 ]]; then
-        fam=ip6; addr_type=ipv6_addr
+        fam=ip6; addr_type=ipv6_addr; fam_ext=("${EXT_CIDRS6[@]}")
         joined=$(IFS=,; echo "${CIDRS6[*]}")
     else
         joined=$(IFS=,; echo "${CIDRS[*]}")
     fi
     set="{ ${joined//,/, } }"
+    local ext=""
+    if ((${#fam_ext[@]} > 0)); then
+        joined=$(IFS=,; echo "${fam_ext[*]}")
+        ext="{ ${joined//,/, } }"
+    fi
     cat <<EOF
 add table $fam $NFT_TABLE
 add map $fam $NFT_TABLE endpoints { type mark : $addr_type . inet_service; }
@@ -553,6 +598,15 @@ EOF
             echo "add rule $fam $NFT_TABLE $chain $fam daddr $set meta l4proto $proto ct mark set meta mark and $(hex "$MASK") dnat $fam to meta mark and $(hex "$ID_MASK") map @endpoints"
         done
         echo "add rule $fam $NFT_TABLE $chain $fam daddr $set meta l4proto { tcp, udp } counter drop"
+        # node ports and external CIDRs: no trailing drop (their addresses are not all ours)
+        for proto in tcp udp; do
+            if [[ -n $ext ]]; then
+                echo "add rule $fam $NFT_TABLE $chain $fam daddr $ext meta l4proto $proto ct mark set meta mark and $(hex "$MASK") dnat $fam to meta mark and $(hex "$ID_MASK") map @endpoints"
+            fi
+            if [[ -n $NP_LOW ]]; then
+                echo "add rule $fam $NFT_TABLE $chain fib daddr type local meta l4proto $proto th dport $NP_LOW-$NP_HIGH meta mark and $(hex "$ID_MASK") != $(hex "$MARK_REJECT") ct mark set meta mark and $(hex "$MASK") dnat $fam to meta mark and $(hex "$ID_MASK") map @endpoints"
+            fi
+        done
     done
     echo "add rule $fam $NFT_TABLE post ct mark and $(hex "$MASQ") == $(hex "$MASQ") masquerade"
 }
@@ -572,6 +626,20 @@ do_install() {
         seen[$n]=1
         if [[ $n == *:* ]]; then CIDRS6+=("$n"); else CIDRS+=("$n"); fi
     done
+    declare -g -a EXT_CIDRS=() EXT_CIDRS6=()
+    for c in "${EXT_CIDRS_ARG[@]}"; do
+        n=$(normalize_cidr "$c")
+        [[ -z ${seen[$n]:-} ]] || continue
+        seen[$n]=1
+        if [[ $n == *:* ]]; then
+            ((${#CIDRS6[@]} > 0)) || usage_error "--external-cidr $c is IPv6 but no --service-cidr is: the hooks of a family are installed with its service ranges"
+            EXT_CIDRS6+=("$n")
+        else
+            ((${#CIDRS[@]} > 0)) || usage_error "--external-cidr $c is IPv4 but no --service-cidr is: the hooks of a family are installed with its service ranges"
+            EXT_CIDRS+=("$n")
+        fi
+    done
+    parse_node_port_range "$NODE_PORT_RANGE"
     if [[ $MODE == mark ]]; then
         command -v nft >/dev/null || die "mode mark needs the nft command (nftables)"
     fi
@@ -630,8 +698,8 @@ do_install() {
         fi
     done
     if ((!QUIET)); then
-        printf 'nfq-lb hooks installed: mode=%s queues=%s cidrs=%s mark-mask=%s (shift=%d width=%d REJECT=%s NOTRACK=%s MASQ=%s ID_MASK=%s) bypass=%s iptables=%s\n' \
-            "$MODE" "$QUEUES" "$(IFS=,; echo "${CIDRS[*]}${CIDRS6[*]:+${CIDRS[*]:+,}}${CIDRS6[*]}")" "$(hex "$MASK")" "$SHIFT" "$WIDTH" "$(hex "$MARK_REJECT")" \
+        printf 'nfq-lb hooks installed: mode=%s queues=%s cidrs=%s external-cidrs=%s node-ports=%s mark-mask=%s (shift=%d width=%d REJECT=%s NOTRACK=%s MASQ=%s ID_MASK=%s) bypass=%s iptables=%s\n' \
+            "$MODE" "$QUEUES" "$(IFS=,; echo "${CIDRS[*]}${CIDRS6[*]:+${CIDRS[*]:+,}}${CIDRS6[*]}")" "$(IFS=,; x="${EXT_CIDRS[*]}${EXT_CIDRS6[*]:+${EXT_CIDRS[*]:+,}}${EXT_CIDRS6[*]}"; echo "${x:-none}")" "${NP_LOW:-none}${NP_HIGH:+-$NP_HIGH}" "$(hex "$MASK")" "$SHIFT" "$WIDTH" "$(hex "$MARK_REJECT")" \
             "$(hex "$MARK_NOTRACK")" "$(hex "$MASQ")" "$(hex "$ID_MASK")" "$( ((BYPASS)) && echo yes || echo no)" "$IPT"
     fi
 }
@@ -643,7 +711,7 @@ do_status() {
     local -a want=(raw:PREROUTING:NFQLB-PREROUTING raw:OUTPUT:NFQLB-OUTPUT
         mangle:PREROUTING:NFQLB-PREROUTING mangle:OUTPUT:NFQLB-OUTPUT
         nat:POSTROUTING:NFQLB-POSTROUTING filter:FORWARD:NFQLB-REJECT filter:OUTPUT:NFQLB-REJECT
-        filter:FORWARD:NFQLB-FORWARD)
+        filter:FORWARD:NFQLB-FORWARD filter:INPUT:NFQLB-REJECT)
     mapfile -t ipts < <(both_families)
     for ipt in "${ipts[@]}"; do
         be=$(backend_of "$ipt" || echo "?")

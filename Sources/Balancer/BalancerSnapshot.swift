@@ -8,11 +8,16 @@ public final class BalancerSnapshot: Sendable {
     public let serviceCIDRs: [IPPrefix]
     /// The service addresses whose pings the node answers (`Service.answersPing`).
     public let pingableAddresses: Set<IPAddress>
+    /// The local addresses node ports answer on (kube-proxy's `--nodeport-addresses`); empty:
+    /// every local address but loopback, as kube-proxy's nftables mode.
+    public let nodePortAddresses: [IPPrefix]
+    /// Whether any service is a node port: without one, a miss costs no second probe.
+    @usableFromInline let hasNodePorts: Bool
 
     /// A snapshot with no services and no service CIDRs: every lookup is `.notService`.
     public static let empty = BalancerSnapshot(table: ServiceTable([]), serviceCIDRs: [])
 
-    init(table: ServiceTable, serviceCIDRs: [IPPrefix]) {
+    init(table: ServiceTable, serviceCIDRs: [IPPrefix], nodePortAddresses: [IPPrefix] = []) {
         self.table = table
         self.serviceCIDRs = serviceCIDRs
         var pingable: Set<IPAddress> = []
@@ -20,6 +25,8 @@ public final class BalancerSnapshot: Sendable {
             pingable.insert(balancer.service.vip)
         }
         self.pingableAddresses = pingable
+        self.nodePortAddresses = nodePortAddresses
+        hasNodePorts = table.balancers.contains { $0.service.kind == .nodePort }
     }
 
     /// Whether the node answers a ping to `address`. Only ICMP echo requests ask, never a
@@ -32,8 +39,29 @@ public final class BalancerSnapshot: Sendable {
     /// A snapshot of balancers built before (by `build` into other snapshots, or reused from
     /// them): how a reload that changed a few services takes the rest over without checking
     /// them again. The balancers must have distinct service keys (a validated config's do).
-    public convenience init(assembling balancers: [ServiceBalancer], serviceCIDRs: [IPPrefix]) {
-        self.init(table: ServiceTable(balancers), serviceCIDRs: serviceCIDRs)
+    public convenience init(assembling balancers: [ServiceBalancer], serviceCIDRs: [IPPrefix], nodePortAddresses: [IPPrefix] = []) {
+        self.init(table: ServiceTable(balancers), serviceCIDRs: serviceCIDRs, nodePortAddresses: nodePortAddresses)
+    }
+
+    /// The key a node port of this family is stored under: the unspecified address.
+    @inlinable
+    public static func nodePortAddress(ofFamilyOf address: IPAddress) -> IPAddress {
+        address.isIPv4 ? .v4(IPv4Address(rawValue: 0)) : .v6(IPv6Address(high: 0, low: 0))
+    }
+
+    /// Whether a node port answers on local address `address`. The hooks queue only packets
+    /// for local addresses in the node port range, so any address outside the service CIDRs
+    /// that reaches this test is local.
+    @inlinable
+    func nodePortsAnswer(on address: IPAddress) -> Bool {
+        if !nodePortAddresses.isEmpty {
+            for prefix in nodePortAddresses where prefix.contains(address) { return true }
+            return false
+        }
+        switch address {
+        case .v4(let a): return a.rawValue >> 24 != 127
+        case .v6(let a): return !(a.high == 0 && a.low == 1)
+        }
     }
 
     /// The services' balancers, in config order: for status and metrics.
@@ -49,6 +77,10 @@ public final class BalancerSnapshot: Sendable {
         }
         for prefix in serviceCIDRs where prefix.contains(address) {
             return .unallocated
+        }
+        if hasNodePorts, nodePortsAnswer(on: address),
+           let balancer = table.lookup(address: Self.nodePortAddress(ofFamilyOf: address), port: port, proto: proto) {
+            return .service(balancer)
         }
         return .notService
     }
@@ -68,6 +100,10 @@ public final class BalancerSnapshot: Sendable {
         for prefix in serviceCIDRs where prefix.contains(address) {
             return body(.unallocated)
         }
+        if hasNodePorts, nodePortsAnswer(on: address),
+           let balancer = table.unretainedLookup(address: Self.nodePortAddress(ofFamilyOf: address), port: port, proto: proto) {
+            return balancer._withUnsafeGuaranteedRef { body(.service($0)) }
+        }
         return body(.notService)
     }
 
@@ -81,7 +117,7 @@ public final class BalancerSnapshot: Sendable {
     /// - `flows`, `affinity`: shared across snapshots, so load and affinity survive reloads.
     ///
     /// Throws the first problem found, in service order.
-    public static func build(services: [Service], serviceCIDRs: [IPPrefix],
+    public static func build(services: [Service], serviceCIDRs: [IPPrefix], nodePortAddresses: [IPPrefix] = [],
                              unhealthy: Set<EndpointKey> = [], reusing previous: BalancerSnapshot? = nil,
                              flows: FlowTracker, affinity: AffinityTable,
                              registry: StrategyRegistry = .standard) throws(BalancerBuildError) -> BalancerSnapshot {
@@ -127,7 +163,7 @@ public final class BalancerSnapshot: Sendable {
                 throw failure(field, .strategy(error))
             }
         }
-        return BalancerSnapshot(table: ServiceTable(balancers), serviceCIDRs: serviceCIDRs)
+        return BalancerSnapshot(table: ServiceTable(balancers), serviceCIDRs: serviceCIDRs, nodePortAddresses: nodePortAddresses)
     }
 
     /// The checks on a service's own fields that no strategy makes.

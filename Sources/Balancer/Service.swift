@@ -24,6 +24,16 @@ public struct Service: Hashable, Sendable, CustomStringConvertible {
     /// service of an address that says so makes the whole address pingable.
     public var answersPing: Bool
     public var endpoints: [Endpoint]
+    /// Which address of the service this is; a cluster IP unless the config derived it from a
+    /// `nodePort`, `externalIPs` or `loadBalancerIPs` entry.
+    public var kind: ServiceAddressKind = .clusterIP
+    /// kube-proxy's `loadBalancerSourceRanges`: clients outside every range are dropped.
+    /// Empty admits every client.
+    public var sourceRanges: [IPPrefix] = []
+    /// `externalTrafficPolicy: Local`: the endpoints are this node's only, and a flow with no
+    /// endpoint left is dropped (kube-proxy's "has no local endpoints" rule) rather than
+    /// rejected, so a load balancer's health check, not a reset, takes the node out.
+    public var dropsWithoutEndpoints = false
 
     public init(name: String, vip: IPAddress, port: UInt16, proto: IPProtocolNumber = .tcp,
                 strategy: String = "random", strategyOptions: StrategyOptions = [:],
@@ -44,5 +54,13 @@ public struct Service: Hashable, Sendable, CustomStringConvertible {
     @inlinable
     public var key: ServiceKey { ServiceKey(address: vip, port: port, proto: proto) }
 
-    public var description: String { "\(name) (\(key))" }
+    /// Whether `source` may open a flow: inside `sourceRanges`, or any when there are none.
+    @inlinable
+    public func admits(_ source: IPAddress) -> Bool {
+        if sourceRanges.isEmpty { return true }
+        for range in sourceRanges where range.contains(source) { return true }
+        return false
+    }
+
+    public var description: String { kind == .clusterIP ? "\(name) (\(key))" : "\(name) (\(kind.rawValue) \(key))" }
 }

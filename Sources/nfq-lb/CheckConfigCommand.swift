@@ -26,7 +26,11 @@ struct CheckConfigCommand: ParsableCommand {
             for issue in issues { printError(issue.description) }
             throw ExitCode(1)
         }
-        let endpoints = config.services.reduce(0) { $0 + $1.service.endpoints.count }
-        print("\(file): OK: \(config.services.count) services, \(endpoints) endpoints, tcpMode \(config.tcpMode.rawValue), queues \(config.queues.lowerBound):\(config.queues.upperBound)")
+        // Node ports and external addresses are entries of their own, derived from a service.
+        let configured = config.services.filter { $0.service.kind == .clusterIP }
+        let endpoints = configured.reduce(0) { $0 + $1.service.endpoints.count }
+        let derived = config.services.count - configured.count
+        let extra = derived == 0 ? "" : " (+\(derived) node port or external addresses)"
+        print("\(file): OK: \(configured.count) services\(extra), \(endpoints) endpoints, tcpMode \(config.tcpMode.rawValue), queues \(config.queues.lowerBound):\(config.queues.upperBound)")
     }
 }

@@ -122,6 +122,7 @@ struct RunCommand: AsyncParsableCommand {
             logger.info("serving metrics, status, healthz and readyz", metadata: ["url": "http://\(shown):\(server.port)/"])
         }
         services.append(HealthCheckService(daemon: daemon))
+        services.append(HealthCheckNodePortService(daemon: daemon))
         if let kubernetesSource { services.append(kubernetesSource) }
         logger.info("nfq-lb running", metadata: [
             "version": "\(NFQLBVersion.current)", "queues": "\(settings.queues.lowerBound):\(settings.queues.upperBound)",

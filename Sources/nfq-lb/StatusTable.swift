@@ -13,7 +13,10 @@ enum StatusTable {
             if service.masquerade { strategy += " masq" }
             if service.answersPing { strategy += " ping" }
             if let source = service.source { strategy += "  (\(source))" }
-            rows.append([service.protocol.uppercased(), "\(service.vip):\(service.port)", strategy, "", "", "", "", "", "", "", ""])
+            // A node port answers on every node address: shown as `*:PORT nodePort`.
+            let address = service.kind == "nodePort" ? "*:\(service.port)" : "\(service.vip):\(service.port)"
+            if let kind = service.kind { strategy = "\(kind) " + strategy }
+            rows.append([service.protocol.uppercased(), address, strategy, "", "", "", "", "", "", "", ""])
             for endpoint in service.endpoints {
                 let key = "\(endpoint.address):\(endpoint.port)"
                 let counts = connections.map { $0.counts["\(service.protocol) \(key)"] ?? (0, 0) }

@@ -20,12 +20,19 @@
 #          fd00:192:168:50::N/64; node1: fd00:10:244:2::/64 and fd00:10:96::/108 via node2;
 #          node2: fd00:10:244:1::/64 via node1, unreachable fd00:10:96::/108; IPv6
 #          forwarding on in the node namespaces only (bridge-nf-call-ip6tables as for IPv4).
+# Outside client (cluster_ext_up): $P-ext eth0 192.168.60.10 and .11 ── ext0 192.168.60.1 in
+#   node1, its own subnet. Its only routes are to the node addresses (192.168.50.0/24) and to
+#   the external/load-balancer pool 192.168.70.0/24, both via node1 (as a router or an L2
+#   announcement would send them); node2 has no route back, so a reply that is not returned
+#   through node1 (a flow not masqueraded there) is lost.
 # The service range (10.96.0.0/12) has no addresses: the balancer under test (in node1)
 # NATs it. Only addresses inside these namespaces are created.
 #
 # Functions (all return non-zero with a message on stderr on failure; none exits the caller):
 #   cluster_up [PODS_PER_NODE=3]   create everything (an existing cluster of this prefix is
 #                                  torn down first); on failure cleans up after itself
+#   cluster_ext_up                 add $P-ext, a client outside the cluster (below); idempotent
+#   cluster_ext_down               remove $P-ext (cluster_down removes it too)
 #   cluster_down                   kill every process in any $P-* netns, delete them all,
 #                                  /etc/netns/$P-* and the state dir; idempotent, always safe
 #   cluster_status                 print namespaces, addresses and running servers
@@ -310,6 +317,42 @@ cluster_down() {
         rm -rf -- "$state"
     fi
     return "$rc"
+}
+
+_cl_ext_up_impl() {
+    local p ext node
+    p=$(_cl_p); ext=$p-ext; node=$p-node1
+    [[ -e /run/netns/$node ]] || { _cl_err "cluster_ext_up: no cluster ($node missing): run cluster_up first"; return 1; }
+    [[ -e /run/netns/$ext ]] && return 0
+    ip netns add "$ext"
+    ip -n "$ext" link set lo up
+    ip link add eth0 netns "$ext" type veth peer name ext0 netns "$node"
+    ip -n "$node" addr add 192.168.60.1/24 dev ext0
+    ip -n "$node" link set ext0 up
+    ip -n "$ext" addr add 192.168.60.10/24 dev eth0
+    ip -n "$ext" addr add 192.168.60.11/24 dev eth0
+    ip -n "$ext" link set eth0 up
+    ip -n "$ext" route add 192.168.50.0/24 via 192.168.60.1
+    ip -n "$ext" route add 192.168.70.0/24 via 192.168.60.1
+}
+
+cluster_ext_up() {
+    local rc=0
+    _cl_run _cl_ext_up_impl || rc=$?
+    if ((rc != 0)); then
+        _cl_err "cluster_ext_up failed (status $rc)"
+        cluster_ext_down || true
+    fi
+    return "$rc"
+}
+
+cluster_ext_down() {
+    local ext pids
+    ext=$(_cl_p)-ext
+    [[ -e /run/netns/$ext ]] || return 0
+    mapfile -t pids < <(ip netns pids "$ext" 2>/dev/null || true)
+    _cl_kill_pids "${pids[@]}" || true
+    ip netns del "$ext" || { _cl_err "could not delete netns $ext"; return 1; }
 }
 
 cluster_status() {

@@ -200,7 +200,7 @@ test_mode() { # test_mode IPT MODE
     local ipt=$1 mode=$2 s1 s2 rc out before after
     CTX="$ipt/$mode"
     local -a opts=(--iptables "$ipt" --mode "$mode" --queues 0:1 --service-cidr 10.96.0.0/12 --service-cidr 10.200.0.0/16
-        --service-cidr fd00:10:96::/108)
+        --service-cidr fd00:10:96::/108 --external-cidr 192.168.70.0/24)
 
     rc=0; hooks "${opts[@]}" -q install || rc=$?
     check "install exits 0" test "$rc" -eq 0
@@ -218,12 +218,15 @@ test_mode() { # test_mode IPT MODE
     local syn='-p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN'
     local jump
     for jump in "-A PREROUTING -j NFQLB-PREROUTING" "-A OUTPUT -j NFQLB-OUTPUT" \
-        "-A POSTROUTING -j NFQLB-POSTROUTING" "-A FORWARD -j NFQLB-REJECT" "-A OUTPUT -j NFQLB-REJECT" "-A FORWARD -j NFQLB-FORWARD"; do
+        "-A POSTROUTING -j NFQLB-POSTROUTING" "-A FORWARD -j NFQLB-REJECT" "-A OUTPUT -j NFQLB-REJECT" "-A FORWARD -j NFQLB-FORWARD" \
+        "-A INPUT -j NFQLB-REJECT"; do
         check "jump present: $jump" has_line "$save" "$jump"
     done
     check "raw tcp queue rule" has_line "$save" "-A NFQLB-PREROUTING -d 10.96.0.0/12 $syn -j NFQUEUE $q"
     check "raw tcp queue rule, 2nd cidr, OUTPUT" has_line "$save" "-A NFQLB-OUTPUT -d 10.200.0.0/16 $syn -j NFQUEUE $q"
     check "mangle ping queue rule" has_line "$save" "-A NFQLB-PREROUTING -d 10.96.0.0/12 -p icmp -m icmp --icmp-type 8 -j NFQUEUE $q"
+    check "raw tcp queue rule, external cidr" has_line "$save" "-A NFQLB-PREROUTING -d 192.168.70.0/24 $syn -j NFQUEUE $q"
+    check "raw tcp node port rule (default range)" has_line "$save" "-A NFQLB-PREROUTING -p tcp -m addrtype --dst-type LOCAL -m tcp --dport 30000:32767 --tcp-flags FIN,SYN,RST,ACK SYN -j NFQUEUE $q"
     check "nat prerequisite" has_line "$save" "-A NFQLB-POSTROUTING -m conntrack --ctstate DNAT -j RETURN"
     check "reject tcp" has_line "$save" "-A NFQLB-REJECT -p tcp -m mark --mark 0x10000/0x7fff0000 -j REJECT --reject-with tcp-reset"
     check "reject udp" has_line "$save" "-A NFQLB-REJECT -p udp -m mark --mark 0x10000/0x7fff0000 -j REJECT --reject-with icmp-port-unreachable"
@@ -231,6 +234,7 @@ test_mode() { # test_mode IPT MODE
     if [[ $mode == mark ]]; then
         check "mangle udp rule (! CONFIRMED)" has_line "$save" "-A NFQLB-PREROUTING -d 10.96.0.0/12 -p udp -m conntrack ! --ctstatus CONFIRMED -j NFQUEUE $q"
         check "nft table present" nsx nft list table ip nfqlb
+        check "nft node port dnat rule" bash -c "ip netns exec '$NS' nft list chain ip nfqlb pre | grep -q 'fib daddr type local'"
     else
         check "mangle udp rule (NEW)" has_line "$save" "-A NFQLB-PREROUTING -d 10.96.0.0/12 -p udp -m conntrack --ctstate NEW -j NFQUEUE $q"
         check "no nft table" bash -c "! ip netns exec '$NS' nft list table ip nfqlb >/dev/null 2>&1"
@@ -244,7 +248,7 @@ test_mode() { # test_mode IPT MODE
     # exactly one jump per built-in chain even after two installs
     local n
     n=$(grep -c -- '-j NFQLB-' <<<"$(grep -v '^-A NFQLB-' <<<"$save")")
-    check "exactly 8 jump rules (got $n)" test "$n" -eq 8
+    check "exactly 9 jump rules (got $n)" test "$n" -eq 9
 
     test_mode_ipv6 "$ipt" "$mode"
     CTX="$ipt/$mode"
@@ -322,19 +326,21 @@ test_mode() { # test_mode IPT MODE
 test_mode_ipv6() {
     local ipt=$1 mode=$2 ip6 save6 n jump
     local -a opts=(--iptables "$ipt" --mode "$mode" --queues 0:1 --service-cidr 10.96.0.0/12 --service-cidr 10.200.0.0/16
-        --service-cidr fd00:10:96::/108)
+        --service-cidr fd00:10:96::/108 --external-cidr 192.168.70.0/24)
     ip6=$(ip6t "$ipt")
     CTX="$ip6/$mode"
     save6=$(nsx "$ip6-save")
     local q='--queue-balance 0:1 --queue-bypass --queue-cpu-fanout'
     local syn='-p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN'
     for jump in "-A PREROUTING -j NFQLB-PREROUTING" "-A OUTPUT -j NFQLB-OUTPUT" \
-        "-A POSTROUTING -j NFQLB-POSTROUTING" "-A FORWARD -j NFQLB-REJECT" "-A OUTPUT -j NFQLB-REJECT" "-A FORWARD -j NFQLB-FORWARD"; do
+        "-A POSTROUTING -j NFQLB-POSTROUTING" "-A FORWARD -j NFQLB-REJECT" "-A OUTPUT -j NFQLB-REJECT" "-A FORWARD -j NFQLB-FORWARD" "-A INPUT -j NFQLB-REJECT"; do
         check "jump present: $jump" has_line "$save6" "$jump"
     done
     n=$(grep -c -- '-j NFQLB-' <<<"$(grep -v '^-A NFQLB-' <<<"$save6")")
-    check "exactly 8 jump rules (got $n)" test "$n" -eq 8
+    check "exactly 9 jump rules (got $n)" test "$n" -eq 9
     check "raw tcp queue rule" has_line "$save6" "-A NFQLB-PREROUTING -d fd00:10:96::/108 $syn -j NFQUEUE $q"
+    check "raw tcp node port rule (default range)" has_line "$save6" "-A NFQLB-PREROUTING -p tcp -m addrtype --dst-type LOCAL -m tcp --dport 30000:32767 --tcp-flags FIN,SYN,RST,ACK SYN -j NFQUEUE $q"
+    check "the IPv4 external range stays out of ip6tables" bash -c "! grep -q 192.168.70 <<<\"\$1\"" _ "$save6"
     check "no IPv4 range in ip6tables" bash -c "! grep -q 10.96.0.0 <<<\"\$1\"" _ "$save6"
     check "reject tcp" has_line "$save6" "-A NFQLB-REJECT -p tcp -m mark --mark 0x10000/0x7fff0000 -j REJECT --reject-with tcp-reset"
     check "no ICMPv6 echo queue rule (answerPing is IPv4 only)" bash -c "! grep -q -- '-p ipv6-icmp\\|-p icmp' <<<\"\$1\"" _ "$save6"
@@ -344,6 +350,7 @@ test_mode_ipv6() {
         check "mangle udp rule (! CONFIRMED)" has_line "$save6" "-A NFQLB-OUTPUT -d fd00:10:96::/108 -p udp -m conntrack ! --ctstatus CONFIRMED -j NFQUEUE $q"
         check "nft table ip6 nfqlb present, map of ipv6_addr" bash -c "ip netns exec '$NS' nft list map ip6 nfqlb endpoints | grep -q 'type mark : ipv6_addr . inet_service'"
         check "the ip table holds no IPv6 range" bash -c "! ip netns exec '$NS' nft list table ip nfqlb | grep -q fd00"
+        check "ip6 table: node ports dnat through the map" bash -c "ip netns exec '$NS' nft list chain ip6 nfqlb pre | grep -q 'fib daddr type local'"
     else
         check "mangle udp rule (NEW)" has_line "$save6" "-A NFQLB-OUTPUT -d fd00:10:96::/108 -p udp -m conntrack --ctstate NEW -j NFQUEUE $q"
         check "no nft table ip6 nfqlb" bash -c "! ip netns exec '$NS' nft list table ip6 nfqlb >/dev/null 2>&1"

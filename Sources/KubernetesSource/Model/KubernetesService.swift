@@ -35,6 +35,11 @@ public struct KubernetesService: KubernetesObject {
         public var externalIPs: [String]?
         public var loadBalancerIP: String?
         public var trafficDistribution: String?
+        /// With `type: LoadBalancer` and `externalTrafficPolicy: Local`: the port of the node's
+        /// health server for the load balancer.
+        public var healthCheckNodePort: Int?
+        /// CIDRs allowed to reach the load-balancer IPs; empty: any.
+        public var loadBalancerSourceRanges: [String]?
 
         public init(type: String? = nil, clusterIP: String? = nil, clusterIPs: [String]? = nil, ipFamilies: [String]? = nil,
                     ports: [Port]? = nil, sessionAffinity: String? = nil, sessionAffinityConfig: SessionAffinityConfig? = nil,

@@ -1,4 +1,5 @@
 import Balancer
+import PacketRewrite
 
 /// One port of one Kubernetes Service as nfq-lb runs it: the balancer's `Service`, plus the
 /// daemon-only settings its annotations chose, plus where it came from.
@@ -30,11 +31,29 @@ public struct MappedService: Sendable, Equatable {
         }
     }
 
+    /// How the port is reached from outside the cluster (`type: NodePort | LoadBalancer`,
+    /// `externalIPs`, `status.loadBalancer.ingress[].ip`), kube-proxy's way.
+    public struct External: Sendable, Equatable {
+        public var nodePort: UInt16?
+        public var externalIPs: [IPAddress] = []
+        public var loadBalancerIPs: [IPAddress] = []
+        public var loadBalancerSourceRanges: [IPPrefix] = []
+        /// `externalTrafficPolicy: Local`.
+        public var trafficPolicyLocal = false
+        public var healthCheckNodePort: UInt16?
+        /// The endpoints on this node (EndpointSlice `nodeName`): with policy Local, the only ones.
+        public var localEndpoints: [Endpoint] = []
+
+        public init() {}
+    }
+
     /// `namespace/name` of the Kubernetes Service.
     public var owner: String
     public var service: Service
     public var endpointRemoval: EndpointRemoval
     public var healthCheck: HealthCheck?
+    /// nil: reached by its cluster IP only.
+    public var external: External?
 
     public init(owner: String, service: Service, endpointRemoval: EndpointRemoval = .drain, healthCheck: HealthCheck? = nil) {
         self.owner = owner

@@ -1,4 +1,5 @@
 import Balancer
+import Foundation
 import PacketRewrite
 
 /// Turns one Kubernetes Service and its EndpointSlices into the services nfq-lb balances, with
@@ -78,6 +79,7 @@ public struct ServiceMapper: Sendable {
             affinity = SessionAffinity(timeoutSeconds: valid ? UInt32(timeout) : SessionAffinity.defaultTimeoutSeconds)
         }
         let localOnly = spec.internalTrafficPolicy == "Local"
+        let external = externalAccess(object)
 
         for port in spec.ports ?? [] {
             let proto: IPProtocolNumber
@@ -97,11 +99,51 @@ public struct ServiceMapper: Sendable {
                                       strategy: annotations.strategy, strategyOptions: annotations.strategyOptions,
                                       sessionAffinity: affinity, masquerade: annotations.masquerade,
                                       answersPing: annotations.answerPing && vip.isIPv4, endpoints: endpoints)
-                mapping.services.append(MappedService(owner: owner, service: service, endpointRemoval: annotations.endpointRemoval,
-                                                      healthCheck: annotations.healthCheck))
+                var mapped = MappedService(owner: owner, service: service, endpointRemoval: annotations.endpointRemoval,
+                                           healthCheck: annotations.healthCheck)
+                if var access = external {
+                    let hasNodePorts = spec.type == "NodePort" || spec.type == "LoadBalancer"
+                    access.nodePort = hasNodePorts ? port.nodePort.flatMap { UInt16(exactly: $0) }.flatMap { $0 > 0 ? $0 : nil } : nil
+                    access.externalIPs = access.externalIPs.filter { $0.isIPv4 == vip.isIPv4 }
+                    access.loadBalancerIPs = access.loadBalancerIPs.filter { $0.isIPv4 == vip.isIPv4 }
+                    if access.trafficPolicyLocal {
+                        // Local external traffic ignores internalTrafficPolicy and topology: its
+                        // endpoints are this node's, from every endpoint of the port.
+                        let all = localOnly ? endpoints : self.endpoints(for: port, proto: proto, family: vip.isIPv4 ? "IPv4" : "IPv6",
+                                                                          slices: slices, localOnly: true)
+                        access.localEndpoints = all
+                    }
+                    if access.nodePort != nil || !access.externalIPs.isEmpty || !access.loadBalancerIPs.isEmpty {
+                        mapped.external = access
+                    }
+                }
+                mapping.services.append(mapped)
             }
         }
         return mapping
+    }
+
+    /// The Service's external addresses and policy, common to all its ports (the node port is
+    /// per port); nil when it has none: kube-proxy gives node ports to types NodePort and
+    /// LoadBalancer, ingress IPs and source ranges to LoadBalancer, external IPs to any type.
+    func externalAccess(_ object: KubernetesService) -> MappedService.External? {
+        guard let spec = object.spec else { return nil }
+        var access = MappedService.External()
+        let type = spec.type ?? "ClusterIP"
+        access.externalIPs = (spec.externalIPs ?? []).compactMap { IPAddress($0) }
+        if type == "LoadBalancer" {
+            access.loadBalancerIPs = (object.status?.loadBalancer?.ingress ?? []).compactMap { $0.ip.flatMap { IPAddress($0) } }
+            access.loadBalancerSourceRanges = (spec.loadBalancerSourceRanges ?? []).compactMap { text in
+                IPPrefix(text.trimmingCharacters(in: .whitespaces))
+            }
+        }
+        access.trafficPolicyLocal = spec.externalTrafficPolicy == "Local"
+        if type == "LoadBalancer", access.trafficPolicyLocal {
+            access.healthCheckNodePort = spec.healthCheckNodePort.flatMap { UInt16(exactly: $0) }.flatMap { $0 > 0 ? $0 : nil }
+        }
+        let hasNodePorts = (type == "NodePort" || type == "LoadBalancer") && (spec.ports ?? []).contains { ($0.nodePort ?? 0) > 0 }
+        guard hasNodePorts || !access.externalIPs.isEmpty || !access.loadBalancerIPs.isEmpty else { return nil }
+        return access
     }
 
     /// The endpoints of one service port: from every slice of the address family, the slice

@@ -65,7 +65,7 @@ struct ConfigReader {
     let file: String
     let registry: StrategyRegistry
     let includes: IncludeCache?
-    private(set) var issues: [ConfigIssue] = []
+    var issues: [ConfigIssue] = []
 
     init(file: String, registry: StrategyRegistry, includes: IncludeCache? = nil) {
         self.file = file
@@ -74,10 +74,11 @@ struct ConfigReader {
     }
 
     static let topLevelKeys = ["queues", "serviceCIDRs", "tcpMode", "queue", "malformedPackets", "marks", "conntrack",
-                               "masqueradeAddress", "pickCacheMilliseconds", "metrics", "include", "services", "kubernetes"]
+                               "masqueradeAddress", "pickCacheMilliseconds", "metrics", "include", "services", "kubernetes",
+                               "nodeName", "nodePortRange", "nodePortAddresses", "externalCIDRs"]
     static let serviceKeys = ["name", "vip", "port", "protocol", "strategy", "strategyOptions", "sessionAffinity",
-                              "masquerade", "answerPing", "endpointRemoval", "healthCheck", "endpoints"]
-    static let endpointKeys = ["address", "port", "weight", "ready", "serving", "terminating"]
+                              "masquerade", "answerPing", "endpointRemoval", "healthCheck", "endpoints"] + Self.externalAccessKeys
+    static let endpointKeys = ["address", "port", "weight", "ready", "serving", "terminating", "node", "local"]
 
     mutating func report(_ node: Node?, _ field: String, _ message: String) {
         issues.append(ConfigIssue(file: file, line: node?.mark?.line ?? 0, field: field, message: message))
@@ -140,6 +141,8 @@ struct ConfigReader {
         if let includeNode = top["include"] {
             readIncludes(includeNode, cidrs: cidrs, into: &services, paths: &included)
         }
+        let access = readNodeAccess(top)
+        services = expandExternalAccess(services, access: access, cidrs: cidrs)
         checkUniqueness(services)
         checkEndpointIDSpace(services, marks: marks, mode: tcpMode, node: top["services"])
         var config = NFQLBConfig(queues: queues, serviceCIDRs: cidrs, tcpMode: tcpMode, queue: queue, queueBypass: bypass,
@@ -148,6 +151,10 @@ struct ConfigReader {
         config.includes = included
         config.activeFlowResyncMilliseconds = resync
         config.kubernetes = readKubernetes(top["kubernetes"])
+        config.nodeName = access.nodeName
+        config.nodePortRange = access.nodePortRange
+        config.nodePortAddresses = access.nodePortAddresses
+        config.externalCIDRs = access.externalCIDRs
         return config
     }
 
@@ -265,10 +272,12 @@ struct ConfigReader {
             if let first = seenKeys.updateValue(index, forKey: key) {
                 seenKeys[key] = first
                 let config = services[index]
-                issues.append(ConfigIssue(file: config.file, line: config.vipLine, field: "\(config.path).vip",
-                                          message: "duplicate service \(key.address):\(key.port)/\(key.proto): \(other(first, from: index)) has it already"))
+                let what = config.service.kind == .nodePort ? "node port \(key.port)/\(key.proto) used twice" : "duplicate service \(key.address):\(key.port)/\(key.proto)"
+                issues.append(ConfigIssue(file: config.file, line: config.vipLine, field: "\(config.path).\(config.keyField)",
+                                          message: "\(what): \(other(first, from: index)) has it already"))
             }
-            if let first = seenNames.updateValue(index, forKey: services[index].service.name) {
+            // Derived entries (node ports, external IPs) share their service's name.
+            if services[index].service.kind == .clusterIP, let first = seenNames.updateValue(index, forKey: services[index].service.name) {
                 let config = services[index]
                 seenNames[config.service.name] = first
                 issues.append(ConfigIssue(file: config.file, line: config.nameLine, field: "\(config.path).name",
@@ -351,6 +360,7 @@ struct ConfigReader {
                               strategyOptions: options, sessionAffinity: affinity, masquerade: masquerade,
                               answersPing: answersPing, endpoints: endpoints)
         var config = ServiceConfig(service: service, endpointRemoval: removal, healthCheck: health, line: node.mark?.line ?? 0)
+        config.external = readExternalAccess(fields, path: path)
         config.file = file
         config.path = path
         config.vipLine = fields["vip"]?.mark?.line ?? config.line

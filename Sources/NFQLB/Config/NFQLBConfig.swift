@@ -47,6 +47,14 @@ public struct NFQLBConfig: Sendable, Equatable {
     public var includes: [String] = []
     /// The `kubernetes:` block: services also come from the API server. nil: file only.
     public var kubernetes: KubernetesSettings?
+    /// This node's name: endpoints whose `node` is it are local (`externalTrafficPolicy: Local`).
+    public var nodeName: String?
+    /// The ports the hooks queue for node ports (`--node-port-range`).
+    public var nodePortRange: ClosedRange<UInt16> = 30000...32767
+    /// Local addresses node ports answer on; empty: all but loopback.
+    public var nodePortAddresses: [IPPrefix] = []
+    /// The ranges of external and load-balancer IPs the hooks queue (`--external-cidr`).
+    public var externalCIDRs: [IPPrefix] = []
     public var services: [ServiceConfig]
 
     public init(queues: ClosedRange<UInt16> = 0...0, serviceCIDRs: [IPPrefix], tcpMode: TCPMode = .mark,
@@ -110,6 +118,12 @@ public struct ServiceConfig: Sendable, Equatable {
     /// keeps its parse (and this number) from one reload to the next, so the daemon can take
     /// over everything it made of that file's services without looking at them again.
     public var sourceVersion: UInt64 = 0
+    /// Node port, external and load-balancer addresses of the service (on its cluster-IP
+    /// entry only; `expanded(nodeName:)` derives their entries).
+    public var external: ExternalAccess?
+    /// The field that gives this entry its address and port, for duplicate errors: `vip` for
+    /// a cluster IP, `nodePort` or `externalIPs[0]` for a derived entry.
+    public var keyField = "vip"
 
     /// Where the service is defined, as `status` shows it: `kubernetes namespace/name`, or
     /// `file:line` of its entry.

@@ -41,8 +41,13 @@ extension NFQLBDaemon {
             for (labels, value) in rows { text += "\(name){\(labels)} \(value)\n" }
         }
         var opened: [(String, String)] = [], active: [(String, String)] = [], healthy: [(String, String)] = [], weights: [(String, String)] = []
+        var addressKinds: [ServiceAddressKind: Int] = [:]
         for balancer in snapshot.services {
             let service = balancer.service
+            addressKinds[service.kind, default: 0] += 1
+            // The flow counts are per endpoint: a node port or external address of a service
+            // would repeat its cluster IP's series under the same labels.
+            guard service.kind == .clusterIP else { continue }
             let candidates = Set(balancer.candidates.map(\.key))
             for endpoint in service.endpoints {
                 let labels = "service=\"\(service.name)\",endpoint=\"\(endpoint.key)\",protocol=\"\(service.proto)\""
@@ -57,6 +62,8 @@ extension NFQLBDaemon {
         series("nfqlb_endpoint_active_flows", "gauge", "Flows to the endpoint whose conntrack entry is alive (TIME_WAIT included), as least-connections and power-of-two count them.", active)
         series("nfqlb_endpoint_effective_weight", "gauge", "The endpoint's weight for new flows; 0 when it takes none (not ready, unhealthy, weight 0).", weights)
         series("nfqlb_endpoint_healthy", "gauge", "1 when the endpoint's health check passes, 0 when it fails.", healthy)
+        series("nfqlb_service_addresses", "gauge", "Balanced addresses in the published snapshot, by kind (a node port counts once for all node addresses).",
+               ServiceAddressKind.allCases.map { ("kind=\"\($0.rawValue)\"", String(addressKinds[$0] ?? 0)) })
         let queues = KernelQueueStatistics.read()
         series("nfqlb_kernel_queue_dropped_total", "counter", "Packets the kernel dropped because the queue was full (/proc/net/netfilter/nfnetlink_queue).",
                queues.map { ("queue=\"\($0.queue)\"", String($0.queueDropped)) })
@@ -85,7 +92,7 @@ extension NFQLBDaemon {
                     name: service.name, vip: service.vip.description, port: service.port, protocol: service.proto.description,
                     strategy: service.strategy, sessionAffinitySeconds: service.sessionAffinity?.timeoutSeconds,
                     masquerade: service.masquerade, answersPing: service.answersPing, usesTerminatingEndpoints: balancer.usesTerminatingEndpoints,
-                    source: origins[service.key],
+                    source: origins[service.key], kind: service.kind == .clusterIP ? nil : service.kind.rawValue,
                     endpoints: service.endpoints.map { endpoint in
                         let counter = flows.counts(key: endpoint.key, proto: service.proto)
                         let health = healthByEndpoint[endpoint.key]
@@ -122,6 +129,8 @@ public struct StatusReport: Codable, Sendable {
         public var usesTerminatingEndpoints: Bool
         /// Where the service is defined: `kubernetes namespace/name`, or its file and path.
         public var source: String?
+        /// `nodePort`, `externalIP` or `loadBalancerIP`; nil for a cluster IP.
+        public var kind: String?
         public var endpoints: [EndpointStatus]
     }
 

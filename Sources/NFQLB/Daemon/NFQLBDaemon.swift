@@ -223,7 +223,8 @@ public final class NFQLBDaemon: Sendable {
             undoFresh()
             throw error
         }
-        let snapshot = BalancerSnapshot(assembling: order.flatMap { groups[$0.version]!.balancers }, serviceCIDRs: config.serviceCIDRs)
+        let snapshot = BalancerSnapshot(assembling: order.flatMap { groups[$0.version]!.balancers }, serviceCIDRs: config.serviceCIDRs,
+                                        nodePortAddresses: config.nodePortAddresses)
         state.publish(snapshot)
 
         // In force from here on; what follows is bookkeeping, costing only what changed.

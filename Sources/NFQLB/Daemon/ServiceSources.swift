@@ -57,7 +57,7 @@ public struct ServiceSources: Sendable {
             if let holder = claimed[key] {
                 return "\(key.address):\(key.port)/\(key.proto) is claimed by \(holder) as well"
             }
-            if !cidrs.contains(where: { $0.contains(entry.service.vip) }) {
+            if entry.service.kind == .clusterIP, !cidrs.contains(where: { $0.contains(entry.service.vip) }) {
                 let ranges = cidrs.map(\.description).joined(separator: ", ")
                 return "its cluster IP \(entry.service.vip) is outside serviceCIDRs (\(ranges)): the hooks would never queue it"
             }

@@ -11,6 +11,10 @@ struct WorkerStatistics {
     var notService = 0
     var rejectedNoEndpoint = 0
     var rejectedUnallocated = 0
+    /// Flows from outside a service's `loadBalancerSourceRanges`.
+    var droppedSourceRange = 0
+    /// Flows of an `externalTrafficPolicy: Local` address on a node without a local endpoint.
+    var droppedNoLocalEndpoint = 0
     var conntrackCreated = 0
     var conntrackExisting = 0
     var conntrackReused = 0

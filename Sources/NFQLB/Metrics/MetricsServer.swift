@@ -37,6 +37,8 @@ public final class MetricsServer: Sendable {
     private let extraText: @Sendable () -> String
     private let statusJSON: @Sendable (_ service: String?) -> String
     private let health: DaemonHealth?
+    /// Answers every request instead of the paths above (a health-check node port's server).
+    private let answer: (@Sendable (HTTPRequestHead) -> (status: String, contentType: String, body: [UInt8]))?
     private let stopped = Atomic<Bool>(false)
     private let activeClients = Atomic<Int>(0)
 
@@ -49,7 +51,9 @@ public final class MetricsServer: Sendable {
     public init(host: String, port: UInt16, registry: PrometheusCollectorRegistry,
                 extraText: @escaping @Sendable () -> String = { "" },
                 statusJSON: @escaping @Sendable (_ service: String?) -> String = { _ in "{}" },
-                health: DaemonHealth? = nil, limits: Limits = Limits()) throws(MetricsServerError) {
+                health: DaemonHealth? = nil, limits: Limits = Limits(),
+                answer: (@Sendable (HTTPRequestHead) -> (status: String, contentType: String, body: [UInt8]))? = nil) throws(MetricsServerError) {
+        self.answer = answer
         self.host = host
         self.registry = registry
         self.extraText = extraText
@@ -123,6 +127,7 @@ public final class MetricsServer: Sendable {
     }
 
     private func respond(to head: HTTPRequestHead) -> (status: String, contentType: String, body: [UInt8]) {
+        if let answer { return answer(head) }
         guard head.method == "GET" else {
             return ("405 Method Not Allowed", "text/plain", Array("only GET\n".utf8))
         }

@@ -13,6 +13,8 @@ struct QueueMetrics {
     private let notService: Counter
     private let rejectedNoEndpoint: Counter
     private let rejectedUnallocated: Counter
+    private let droppedSourceRange: Counter
+    private let droppedNoLocalEndpoint: Counter
     private let created: Counter
     private let existing: Counter
     private let reused: Counter
@@ -45,6 +47,8 @@ struct QueueMetrics {
         notService = Counter(label: "nfqlb_packets_not_service_total", dimensions: q)
         rejectedNoEndpoint = Counter(label: "nfqlb_flows_rejected_total", dimensions: q + [("reason", "no_endpoint")])
         rejectedUnallocated = Counter(label: "nfqlb_flows_rejected_total", dimensions: q + [("reason", "unallocated")])
+        droppedSourceRange = Counter(label: "nfqlb_flows_dropped_total", dimensions: q + [("reason", "source_range")])
+        droppedNoLocalEndpoint = Counter(label: "nfqlb_flows_dropped_total", dimensions: q + [("reason", "no_local_endpoint")])
         created = Counter(label: "nfqlb_conntrack_operations_total", dimensions: q + [("result", "created")])
         existing = Counter(label: "nfqlb_conntrack_operations_total", dimensions: q + [("result", "eexist")])
         reused = Counter(label: "nfqlb_conntrack_operations_total", dimensions: q + [("result", "reused")])
@@ -85,6 +89,8 @@ struct QueueMetrics {
         add(notService, now.notService, flushed.notService)
         add(rejectedNoEndpoint, now.rejectedNoEndpoint, flushed.rejectedNoEndpoint)
         add(rejectedUnallocated, now.rejectedUnallocated, flushed.rejectedUnallocated)
+        add(droppedSourceRange, now.droppedSourceRange, flushed.droppedSourceRange)
+        add(droppedNoLocalEndpoint, now.droppedNoLocalEndpoint, flushed.droppedNoLocalEndpoint)
         add(created, now.conntrackCreated, flushed.conntrackCreated)
         add(existing, now.conntrackExisting, flushed.conntrackExisting)
         add(reused, now.conntrackReused, flushed.conntrackReused)

@@ -185,6 +185,11 @@ final class QueueWorker<TCP: FlowPath, UDP: FlowPath> {
                                 endpointID: 0, sourceNAT: nil, candidate: -1)
         flow.sequence = sequence
         let isTCP = tuple.proto == .tcp
+        // loadBalancerSourceRanges: kube-proxy's firewall chains drop, and so do we.
+        guard balancer.service.admits(tuple.source) else {
+            statistics.droppedSourceRange += 1
+            return .decided(.drop)
+        }
         // A retransmitted SYN (same sequence number), or a datagram of a flow whose first one
         // is still on its way, gets the pick its flow already has: from the shared memory of
         // recent picks, or from whichever worker stored it first.
@@ -196,6 +201,12 @@ final class QueueWorker<TCP: FlowPath, UDP: FlowPath> {
             flow.recalled = true
         } else {
             guard let picked = balancer.pick(tuple, hash: tuple.stableHash, context: &context) else {
+                // externalTrafficPolicy Local without a local endpoint: dropped, as kube-proxy
+                // does, so the client's retransmits wait out a load balancer's failover.
+                if balancer.service.dropsWithoutEndpoints {
+                    statistics.droppedNoLocalEndpoint += 1
+                    return .decided(.drop)
+                }
                 statistics.rejectedNoEndpoint += 1
                 return .decided(reject(packet))
             }

@@ -136,7 +136,7 @@ final class KubernetesServiceSource: Service, Sendable {
             }
             if let change = taken.0 {
                 note(change)
-                for (owner, services) in change.services { unapplied[owner] = services.map(ServiceConfig.init) }
+                for (owner, services) in change.services { unapplied[owner] = services.flatMap { ServiceConfig($0).expanded(nodeName: nil) } }
                 triggers += change.triggerTimes
             }
             guard !unapplied.isEmpty else {

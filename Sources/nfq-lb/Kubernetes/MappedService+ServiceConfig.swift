@@ -12,5 +12,16 @@ extension ServiceConfig {
                                 rise: check.rise ?? defaults.rise, fall: check.fall ?? defaults.fall, port: check.port)
         }
         self.init(service: mapped.service, endpointRemoval: mapped.endpointRemoval == .reset ? .reset : .drain, healthCheck: check)
+        if let external = mapped.external {
+            var access = ExternalAccess()
+            access.nodePort = external.nodePort
+            access.externalIPs = external.externalIPs
+            access.loadBalancerIPs = external.loadBalancerIPs
+            access.loadBalancerSourceRanges = external.loadBalancerSourceRanges
+            access.trafficPolicy = external.trafficPolicyLocal ? .Local : .Cluster
+            access.healthCheckNodePort = external.healthCheckNodePort
+            access.localEndpointList = external.trafficPolicyLocal ? external.localEndpoints : nil
+            self.external = access
+        }
     }
 }

@@ -89,6 +89,9 @@ enum Cluster {
     static let serviceCIDR = "10.96.0.0/12"
     /// The IPv6 service range (node1 routes it toward node2, where it is unreachable, as the IPv4 one).
     static let serviceCIDR6 = "fd00:10:96::/108"
+    /// The external and load-balancer IP pool the hooks queue (`--external-cidr`); the outside
+    /// client (`extUp`) routes it to node1.
+    static let externalCIDR = "192.168.70.0/24"
     /// Node1's address on the node link: what a process in node1 itself uses toward a VIP.
     static let node1Address = "192.168.50.1"
     static let tcpEchoPort = 9100
@@ -227,11 +230,22 @@ enum Cluster {
                                      stdoutPath: Shell.scratchFile("\(label).out"), stderrPath: Shell.scratchFile("\(label).err"))
     }
 
+    /// Adds `$P-ext`, the client outside the cluster (testbed/lib/cluster.sh `cluster_ext_up`).
+    static func extUp() throws {
+        let result = try library("cluster_ext_up")
+        guard result.succeeded else { throw SetupError("cluster_ext_up failed: \(result)") }
+    }
+
+    /// Removes `$P-ext`.
+    static func extDown() {
+        _ = try? library("cluster_ext_down")
+    }
+
     // MARK: Hooks and conntrack in node1
 
     static func installHooks(mode: NFQLBConfig.TCPMode, bypass: Bool = true, ipv6: Bool = false) throws {
         var arguments = ["bash", Repository.hooksScript, "install", "-q", "--queues", "0:1",
-                         "--service-cidr", serviceCIDR, "--mode", mode.rawValue]
+                         "--service-cidr", serviceCIDR, "--external-cidr", externalCIDR, "--mode", mode.rawValue]
         if ipv6 { arguments += ["--service-cidr", serviceCIDR6] }
         if !bypass { arguments.append("--no-bypass") }
         try check("node1", arguments, timeout: 60)

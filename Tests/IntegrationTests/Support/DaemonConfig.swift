@@ -8,6 +8,8 @@ struct EndpointSpec: Sendable {
     var ready: Bool?
     var serving: Bool?
     var terminating: Bool?
+    /// The endpoint's node (`node:`), for externalTrafficPolicy Local.
+    var node: String?
 
     /// The endpoint of `pod` (its cluster address) on `port`.
     static func pod(_ pod: String, port: Int, weight: Int? = nil, ready: Bool? = nil) -> EndpointSpec {
@@ -38,6 +40,8 @@ struct ServiceSpec: Sendable {
     var answerPing: Bool?
     var endpointRemoval: String?
     var healthCheck: HealthCheckSpec?
+    /// More field lines of the service, as written (`nodePort: 30080`).
+    var extraFields: [String] = []
     var endpoints: [EndpointSpec]
 
     /// nginx (:8080, answers its pod name) in each of `pods`, behind `vip`:80.
@@ -80,6 +84,8 @@ struct DaemonConfig: Sendable {
     var kubernetes: String?
     /// Dual stack: the IPv6 service range in `serviceCIDRs` and in the hooks.
     var ipv6 = false
+    /// More top-level lines, as written (`nodeName: node1`).
+    var extraLines: [String] = []
     var services: [ServiceSpec]
 
     init(mode: NFQLBConfig.TCPMode = .conntrack, bypass: Bool = true, services: [ServiceSpec]) {
@@ -100,6 +106,7 @@ struct DaemonConfig: Sendable {
         if let pickCacheMilliseconds { lines.append("pickCacheMilliseconds: \(pickCacheMilliseconds)") }
         if let activeFlowResyncMilliseconds { lines.append("conntrack: {activeFlowResyncMilliseconds: \(activeFlowResyncMilliseconds)}") }
         if let kubernetes { lines.append("kubernetes: {\(kubernetes)}") }
+        lines += extraLines
         lines.append(services.isEmpty ? "services: []" : "services:")
         for service in services {
             lines.append("  - name: \(service.name)")
@@ -110,6 +117,7 @@ struct DaemonConfig: Sendable {
             if let masquerade = service.masquerade { lines.append("    masquerade: \(masquerade)") }
             if let answerPing = service.answerPing { lines.append("    answerPing: \(answerPing)") }
             if let removal = service.endpointRemoval { lines.append("    endpointRemoval: \(removal)") }
+            lines += service.extraFields.map { "    \($0)" }
             if let check = service.healthCheck {
                 lines.append("    healthCheck: {intervalMilliseconds: \(check.intervalMilliseconds), timeoutMilliseconds: \(check.timeoutMilliseconds), rise: \(check.rise), fall: \(check.fall)}")
             }
@@ -123,6 +131,7 @@ struct DaemonConfig: Sendable {
                     if let ready = endpoint.ready { fields.append("ready: \(ready)") }
                     if let serving = endpoint.serving { fields.append("serving: \(serving)") }
                     if let terminating = endpoint.terminating { fields.append("terminating: \(terminating)") }
+                    if let node = endpoint.node { fields.append("node: \(node)") }
                     lines.append("      - {\(fields.joined(separator: ", "))}")
                 }
             }

@@ -12,6 +12,7 @@ enum KubernetesObjects {
         /// A number, or a container port's name.
         var targetPort: Any
         var proto = "TCP"
+        var nodePort: Int? = nil
     }
 
     struct SliceEndpoint {
@@ -30,10 +31,15 @@ enum KubernetesObjects {
     static func service(_ name: String, namespace: String = "default", clusterIP: String, ports: [Port],
                         labels: [String: String] = proxyLabel, annotations: [String: String] = [:],
                         affinitySeconds: Int? = nil, internalTrafficPolicy: String? = nil,
-                        trafficDistribution: String? = nil, clusterIPs: [String]? = nil, ipFamilyPolicy: String? = nil) -> String {
+                        trafficDistribution: String? = nil, clusterIPs: [String]? = nil, ipFamilyPolicy: String? = nil,
+                        extraSpec: [String: Any] = [:], status: [String: Any]? = nil) -> String {
         var spec: [String: Any] = [
             "type": "ClusterIP", "clusterIP": clusterIP, "clusterIPs": clusterIPs ?? [clusterIP],
-            "ports": ports.map { ["name": $0.name, "port": $0.port, "targetPort": $0.targetPort, "protocol": $0.proto] },
+            "ports": ports.map { port -> [String: Any] in
+                var fields: [String: Any] = ["name": port.name, "port": port.port, "targetPort": port.targetPort, "protocol": port.proto]
+                if let nodePort = port.nodePort { fields["nodePort"] = nodePort }
+                return fields
+            },
         ]
         if let affinitySeconds {
             spec["sessionAffinity"] = "ClientIP"
@@ -42,11 +48,14 @@ enum KubernetesObjects {
         if let internalTrafficPolicy { spec["internalTrafficPolicy"] = internalTrafficPolicy }
         if let trafficDistribution { spec["trafficDistribution"] = trafficDistribution }
         if let ipFamilyPolicy { spec["ipFamilyPolicy"] = ipFamilyPolicy }
-        return json([
+        spec.merge(extraSpec) { _, new in new }
+        var object: [String: Any] = [
             "apiVersion": "v1", "kind": "Service",
             "metadata": ["name": name, "namespace": namespace, "labels": labels, "annotations": annotations] as [String: Any],
             "spec": spec,
-        ])
+        ]
+        if let status { object["status"] = status }
+        return json(object)
     }
 
     /// A slice of `service` (labelled `kubernetes.io/service-name`) with the pods' cluster
