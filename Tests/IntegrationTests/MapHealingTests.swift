@@ -82,6 +82,22 @@ extension KernelTests {
             }, "nft flush map ip nfqlb endpoints")
         }
 
+        @Test("Elements deleted behind the daemon's back right after a reload it verified are restored within 1 s (a reload does not make the daemon trust a stale picture)")
+        func damageAfterReload() throws {
+            let before = KernelTests.threePods
+            let after = ["n1p2", "n2p1"]
+            let daemon = try DaemonProcess.start(DaemonConfig(mode: .mark, services: [.web(pods: before)]))
+            defer { daemon.stop() }
+            try #require(try Self.restoredAfter(before, within: 2) != nil, "map not filled at start: \((try? Self.mapElements()) ?? [])")
+            Thread.sleep(forTimeInterval: 0.6)  // the reconciler has looked (every 250 ms) and verified the map
+            try #require(try daemon.reconfigure(DaemonConfig(mode: .mark, services: [.web(pods: after)])), "reload not applied\n\(daemon.stateDescription)")
+            try #require(try Self.restoredAfter(after, within: 1) != nil, "reload not in the map: \((try? Self.mapElements()) ?? [])")
+            try Cluster.check("node1", ["nft", "flush", "map", "ip", "nfqlb", "endpoints"])
+            let took = try Self.restoredAfter(after, within: 1)
+            #expect(took != nil, "the map holds \((try? Self.mapElements()) ?? []) 1 s after the flush, want \(Self.expectedElements(after))\n\(daemon.stateDescription)")
+            try Self.expectNewConnectionsWork(after, daemon, "after the flush")
+        }
+
         @Test("An endpoint change right after the map was emptied still converges: the map holds exactly the new endpoints")
         func reloadAfterDamage() throws {
             let before = KernelTests.threePods

@@ -140,8 +140,19 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
                     let (deletions, additions) = Self.changes(from: current, to: target)
                     guard !(deletions.isEmpty && additions.isEmpty) else { return }
                     do throws(NetlinkError) {
+                        // The generation before and after: when it moved by exactly our commit
+                        // from the one the map was last verified at, the kernel's map is what we
+                        // just made it, and the next `verify()` need not read it back (a read of
+                        // 1,000,000 elements takes seconds, and it holds the lock reloads need).
+                        let verified = state.verifiedGeneration
+                        let before = verified == nil ? nil : try? Self.generation(family: family)
+                        state.verifiedGeneration = nil
                         try transact(deletions: deletions, additions: additions)
                         for key in touched { state.known![key] = state.wanted[key] }
+                        if let verified, before == verified, let after = try? Self.generation(family: family),
+                           after == verified &+ 1, state.problem == nil {
+                            state.verifiedGeneration = after
+                        }
                         return
                     } catch {
                         // Our picture of the kernel was wrong (or the kernel refused): read it again.
@@ -300,7 +311,9 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
     private static func transact(deletions: [(UInt32, EndpointKey)], additions: [(UInt32, EndpointKey)], destroy: Bool,
                                  family: UInt16) throws(NetlinkError) {
         let socket = try NetlinkSocket()
-        try socket.setReceiveTimeout(milliseconds: 2000)
+        // The kernel answers once it has processed the whole batch: 1,000,000 elements take
+        // seconds, so the wait grows with the transaction (1 ms per 100 elements).
+        try socket.setReceiveTimeout(milliseconds: 2000 + (deletions.count + additions.count) / 100)
         let capacity = 4096 + (deletions.count + additions.count) * 128
         // The whole transaction is one sendmsg: the send buffer must hold it.
         try socket.setSendBuffer(bytes: max(1 << 20, 2 * capacity))
