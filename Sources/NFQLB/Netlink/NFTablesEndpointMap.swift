@@ -49,6 +49,8 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
     /// Kernels before 6.3 do not know NFT_MSG_DESTROYSETELEM (a delete that ignores a missing element).
     private let destroySupported = Atomic<Bool>(true)
     private let repairs: Counter
+    /// Whole-map reads: at 1,000,000 elements each costs the kernel minutes (see `verify`).
+    private let reads: Counter
     private let inSync: Gauge
     private let repairCount = Atomic<Int>(0)
 
@@ -56,6 +58,7 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
         self.marks = marks
         self.ipv6 = ipv6
         repairs = Counter(label: "nfqlb_endpoint_map_repairs_total", dimensions: [("family", ipv6 ? "ipv6" : "ipv4")])
+        reads = Counter(label: "nfqlb_endpoint_map_reads_total", dimensions: [("family", ipv6 ? "ipv6" : "ipv4")])
         inSync = Gauge(label: "nfqlb_endpoint_map_in_sync", dimensions: [("family", ipv6 ? "ipv6" : "ipv4")])
         inSync.record(1)
     }
@@ -176,15 +179,28 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
     /// `EndpointMapReconciler` on an nftables notification and periodically. Cheap when nothing
     /// changed: one GETGEN request, the map is read only when the ruleset generation moved.
     /// Returns whether a repair was made.
+    ///
+    /// `tableQuiet`: the caller's subscription to nftables notifications saw nothing about our
+    /// table since the last look. Then a generation that moved was moved by commits to other
+    /// tables (kube-proxy's, iptables-nft's, a firewall's) and the map is not read: the kernel
+    /// dumps a hash set by walking it from the start for every message (O(n²)), so reading
+    /// 1,000,000 elements takes minutes, and a node whose other tables change every second
+    /// would read it forever.
     @discardableResult
-    public func verify() throws(NetlinkError) -> Bool {
+    public func verify(tableQuiet: Bool = false) throws(NetlinkError) -> Bool {
         try state.withLock { (state) throws(NetlinkError) -> Bool in
             guard state.active else { return false }
             let generation = try? Self.generation(family: family)
-            if state.problem == nil, let generation, generation == state.verifiedGeneration { return false }
+            if state.problem == nil, let generation, let verified = state.verifiedGeneration {
+                if generation == verified { return false }
+                if tableQuiet {
+                    state.verifiedGeneration = generation
+                    return false
+                }
+            }
             let current: [UInt32: EndpointKey]
             do throws(NetlinkError) {
-                current = try Self.dump(family: family)
+                current = try readKernelMap()
             } catch {
                 state.known = nil
                 markOutOfSync(&state, Self.describe(readFailure: error, family: family))
@@ -211,15 +227,31 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
         var lastError: NetlinkError?
         for _ in 0..<3 {
             do throws(NetlinkError) {
+                // The generation the kernel's map is known at: the verified one if nothing moved
+                // it since, else the one a fresh read was made at (unchanged across the read).
+                var knownAt: UInt32?
+                let before = try? Self.generation(family: family)
                 let current: [UInt32: EndpointKey]
-                if let known = state.known { current = known } else { current = try Self.dump(family: family) }
+                if let known = state.known {
+                    current = known
+                    if let before, before == state.verifiedGeneration { knownAt = before }
+                } else {
+                    current = try readKernelMap()
+                    if let before, let after = try? Self.generation(family: family), after == before { knownAt = before }
+                }
                 state.known = current
+                state.verifiedGeneration = nil
                 let (deletions, additions) = Self.changes(from: current, to: state.wanted)
                 if !(deletions.isEmpty && additions.isEmpty) {
                     try transact(deletions: deletions, additions: additions)
+                    // Our commit alone moved it (by one): the map is what we just made it.
+                    if let knownAt, let after = try? Self.generation(family: family), after == knownAt &+ 1 {
+                        state.verifiedGeneration = after
+                    }
+                } else {
+                    state.verifiedGeneration = knownAt
                 }
                 state.known = state.wanted
-                state.verifiedGeneration = nil  // our own commit moved it: the next verify reads once
                 markInSync(&state)
                 return
             } catch {
@@ -416,6 +448,12 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
         } catch where error.errno == .noSuchFileOrDirectory {
             return false
         }
+    }
+
+    /// Reads the kernel's map, counted.
+    private func readKernelMap() throws(NetlinkError) -> [UInt32: EndpointKey] {
+        reads.increment()
+        return try Self.dump(family: family)
     }
 
     /// Reads every element of the map from the kernel.
