@@ -357,6 +357,10 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
         let deleteType = destroy ? destroySetElementMessage : UInt16(NFT_MSG_DELSETELEM.rawValue)
         let groups = [(deleteType, deletions), (UInt16(NFT_MSG_NEWSETELEM.rawValue), additions)]
         let messages = groups.reduce(0) { $0 + ($1.1.count + elementsPerMessage - 1) / elementsPerMessage }
+        // Every acknowledgement is queued before the first is read (the kernel processes the
+        // batch inside the send): 2,000 of them (1,000,000 elements) overran the default
+        // receive buffer, the transaction looked failed, and the map was read back (minutes).
+        try socket.setReceiveBuffer(bytes: max(1 << 18, (messages + 1) * 2048))
         // One acknowledgement per element message; the first error aborts the transaction.
         let expected = sequences(after: first, count: messages + 1)
         nftnl_batch_begin(mnl_nlmsg_batch_current(batch).assumingMemoryBound(to: CChar.self), first)
@@ -387,8 +391,11 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
         let receive = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
         defer { receive.deallocate() }
         while !pending.isEmpty {
-            guard case .bytes(let length) = try socket.receive(into: receive, blocking: true) else {
-                throw NetlinkError(errno: .timedOut, operation: "nftables transaction on map \(table) \(map)")
+            let length: Int
+            switch try socket.receive(into: receive, blocking: true) {
+            case .bytes(let count): length = count
+            case .overrun: throw NetlinkError(errno: .noBufferSpace, operation: "nftables transaction on map \(table) \(map) (acknowledgements lost)")
+            case .wouldBlock: throw NetlinkError(errno: .timedOut, operation: "nftables transaction on map \(table) \(map)")
             }
             for message in NetlinkMessages(bytes: UnsafeRawBufferPointer(rebasing: receive[..<length])) {
                 guard let code = message.errorCode else { continue }
