@@ -107,6 +107,8 @@ extension KernelTests {
             Thread.sleep(forTimeInterval: 0.6)  // the reconciler has looked at least twice
             let reads = { try daemon.metrics().sum("nfqlb_endpoint_map_reads_total", ["family": "ipv4"]) }
             let before = try reads()
+            // The start's one read of the (empty) map, and none after its first transaction.
+            #expect(before == 1, "the map was read \(before) times by the start and the reconciler's first looks")
             for i in 0..<5 {
                 try Cluster.check("node1", ["nft", "add table ip nfqlbtest_other; add chain ip nfqlbtest_other c\(i)"])
                 Thread.sleep(forTimeInterval: 0.3)

@@ -43,9 +43,9 @@ public final class EndpointMapReconciler: Service, Sendable {
     private func follow() {
         var monitor: NFTablesEventMonitor?
         var lastLook: UInt64 = 0
-        // Whether a notification about our table (or a lost one) came since the last look; with
-        // no subscription every look counts as one.
-        var tableChanged = true
+        // What the notifications said of our table since the last look; with no subscription
+        // every look counts as a change.
+        var activity = NFTablesEventMonitor.Event.changed
         var reportedSince = [ContinuousClock.Instant?](repeating: nil, count: maps.count)
         var lastReminder = [UInt64](repeating: 0, count: maps.count)
         while !stopping.load(ordering: .relaxed) {
@@ -59,32 +59,33 @@ public final class EndpointMapReconciler: Service, Sendable {
             var due = MonotonicClock.milliseconds() &- lastLook >= UInt64(intervalMilliseconds)
             if let watching = monitor {
                 do throws(NetlinkError) {
-                    if try watching.wait() == .changed { due = true; tableChanged = true }
+                    let event = try watching.wait()
+                    if event != .quiet { due = true; activity = max(activity, event) }
                 } catch {
                     logger.error("nftables notifications: \(error); subscribing again")
                     monitor = nil
-                    tableChanged = true
+                    activity = .changed
                 }
             } else {
                 usleep(UInt32(intervalMilliseconds) * 1000)
-                tableChanged = true
+                activity = .changed
             }
             guard due, !stopping.load(ordering: .relaxed) else { continue }
             lastLook = MonotonicClock.milliseconds()
-            let quiet = !tableChanged
-            tableChanged = false
+            let seen = activity
+            activity = .quiet
             for (index, map) in maps.enumerated() {
-                look(at: map, tableQuiet: quiet, reportedSince: &reportedSince[index], lastReminder: &lastReminder[index], now: lastLook)
+                look(at: map, activity: seen, reportedSince: &reportedSince[index], lastReminder: &lastReminder[index], now: lastLook)
             }
         }
     }
 
     /// Verifies one family's map, repairs it, and logs a change of its sync state (and a
     /// reminder every 10 s while it stays out of sync).
-    private func look(at map: NFTablesEndpointMap, tableQuiet: Bool, reportedSince: inout ContinuousClock.Instant?, lastReminder: inout UInt64, now: UInt64) {
+    private func look(at map: NFTablesEndpointMap, activity: NFTablesEventMonitor.Event, reportedSince: inout ContinuousClock.Instant?, lastReminder: inout UInt64, now: UInt64) {
         let name = "\(map.familyName) \(NFTablesEndpointMap.table) \(NFTablesEndpointMap.map)"
         do throws(NetlinkError) {
-            if try map.verify(tableQuiet: tableQuiet) {
+            if try map.verify(activity: activity) {
                 logger.warning("nftables map \(name) differed from the endpoints in force (flushed, or the hooks re-installed?): repaired")
             }
         } catch {

@@ -180,20 +180,30 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
     /// changed: one GETGEN request, the map is read only when the ruleset generation moved.
     /// Returns whether a repair was made.
     ///
-    /// `tableQuiet`: the caller's subscription to nftables notifications saw nothing about our
-    /// table since the last look. Then a generation that moved was moved by commits to other
-    /// tables (kube-proxy's, iptables-nft's, a firewall's) and the map is not read: the kernel
-    /// dumps a hash set by walking it from the start for every message (O(n²)), so reading
-    /// 1,000,000 elements takes minutes, and a node whose other tables change every second
-    /// would read it forever.
+    /// `activity`: what the caller's subscription to nftables notifications saw of our table
+    /// since the last look. The kernel dumps a hash set by walking it from the start for every
+    /// message (O(n²)): reading 1,000,000 elements takes it minutes, and a node whose other
+    /// tables change every second would read ours forever. So a generation that moved
+    /// - while notifications were `quiet` about our table: commits to other tables (kube-proxy's,
+    ///   iptables-nft's, a firewall's); the map is not read;
+    /// - while some were lost (`overrun`: any commit of tens of thousands of objects): a large map
+    ///   (more than `probeThreshold` elements) is probed, `probeSize` elements fetched by key,
+    ///   which catches a flush or a re-created table; only a difference there reads the map;
+    /// - `changed`: our table was touched by someone; the map is read.
     @discardableResult
-    public func verify(tableQuiet: Bool = false) throws(NetlinkError) -> Bool {
+    func verify(activity: NFTablesEventMonitor.Event = .changed) throws(NetlinkError) -> Bool {
         try state.withLock { (state) throws(NetlinkError) -> Bool in
             guard state.active else { return false }
             let generation = try? Self.generation(family: family)
             if state.problem == nil, let generation, let verified = state.verifiedGeneration {
                 if generation == verified { return false }
-                if tableQuiet {
+                if activity == .quiet {
+                    state.verifiedGeneration = generation
+                    return false
+                }
+                if activity == .overrun, state.wanted.count > Self.probeThreshold,
+                   let sample = try? Self.probe(Self.sample(of: state.wanted, count: Self.probeSize), family: family),
+                   sample.allSatisfy({ state.wanted[$0.key] == $0.value }), sample.count == Self.probeSize {
                     state.verifiedGeneration = generation
                     return false
                 }
@@ -457,6 +467,43 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
         }
     }
 
+    /// Above this many elements an `overrun` is checked by a probe, not a read.
+    static let probeThreshold = 50_000
+    static let probeSize = 64
+
+    /// `count` keys of `wanted` spread over it (a flush or a re-created table loses them all).
+    static func sample(of wanted: [UInt32: EndpointKey], count: Int) -> [(UInt32, EndpointKey)] {
+        var picked: [(UInt32, EndpointKey)] = []
+        picked.reserveCapacity(count)
+        let step = max(1, wanted.count / count)
+        var index = wanted.startIndex
+        var skipped = Int.random(in: 0..<step)
+        while index != wanted.endIndex, picked.count < count {
+            if skipped == 0 {
+                picked.append((wanted[index].key, wanted[index].value))
+                skipped = step
+            }
+            skipped -= 1
+            wanted.formIndex(after: &index)
+        }
+        return picked
+    }
+
+    /// The elements of `keys` as the kernel holds them, fetched by key (a GETSETELEM request
+    /// that is not a dump: one hash lookup each). Throws ENOENT when one is missing.
+    static func probe(_ elements: [(UInt32, EndpointKey)], family: UInt16) throws(NetlinkError) -> [UInt32: EndpointKey] {
+        var result: [UInt32: EndpointKey] = [:]
+        let query = newSet()
+        defer { nftnl_set_free(query) }
+        for (key, endpoint) in elements { nftnl_set_elem_add(query, element(key: key, endpoint: endpoint, withData: false)) }
+        try request(type: UInt16(NFT_MSG_GETSETELEM.rawValue), flags: 0, family: family,
+                    operation: "probe nftables map \(table) \(map)",
+                    payload: { nftnl_set_elems_nlmsg_build_payload($0, query) }) { message in
+            parseElements(message, family: family, into: &result)
+        }
+        return result
+    }
+
     /// Reads the kernel's map, counted.
     private func readKernelMap() throws(NetlinkError) -> [UInt32: EndpointKey] {
         reads.increment()
@@ -471,32 +518,37 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
         try request(type: UInt16(NFT_MSG_GETSETELEM.rawValue), flags: UInt16(NLM_F_DUMP), family: family,
                     operation: "read nftables map \(table) \(map) (are the hooks installed in mode mark?)",
                     payload: { nftnl_set_elems_nlmsg_build_payload($0, query) }) { message in
-            let set = nftnl_set_alloc()!
-            defer { nftnl_set_free(set) }
-            let header = UnsafeMutableRawPointer(mutating: message.bytes.baseAddress!).assumingMemoryBound(to: nlmsghdr.self)
-            guard nftnl_set_elems_nlmsg_parse(header, set) >= 0 else { return }
-            let iterator = nftnl_set_elems_iter_create(set)!
-            defer { nftnl_set_elems_iter_destroy(iterator) }
-            var element = nftnl_set_elems_iter_next(iterator)
-            while let current = element {
-                var keyLength: UInt32 = 0, dataLength: UInt32 = 0
-                if let key = nftnl_set_elem_get(current, UInt16(NFTNL_SET_ELEM_KEY), &keyLength), keyLength == 4,
-                   let data = nftnl_set_elem_get(current, UInt16(NFTNL_SET_ELEM_DATA), &dataLength) {
-                    if family == UInt16(NFPROTO_IPV6), dataLength >= 18 {
-                        let address = IPv6Address(high: UInt64(bigEndian: data.loadUnaligned(as: UInt64.self)),
-                                                  low: UInt64(bigEndian: data.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
-                        let port = UInt16(bigEndian: data.loadUnaligned(fromByteOffset: 16, as: UInt16.self))
-                        result[key.loadUnaligned(as: UInt32.self)] = EndpointKey(address: .v6(address), port: port)
-                    } else if family != UInt16(NFPROTO_IPV6), dataLength >= 6 {
-                        let address = UInt32(bigEndian: data.loadUnaligned(as: UInt32.self))
-                        let port = UInt16(bigEndian: data.loadUnaligned(fromByteOffset: 4, as: UInt16.self))
-                        result[key.loadUnaligned(as: UInt32.self)] = EndpointKey(address: .v4(IPv4Address(rawValue: address)), port: port)
-                    }
-                }
-                element = nftnl_set_elems_iter_next(iterator)
-            }
+            parseElements(message, family: family, into: &result)
         }
         return result
+    }
+
+    /// Adds the elements of one NEWSETELEM message (a dump's or a probe's answer) to `result`.
+    private static func parseElements(_ message: NetlinkMessages.Message, family: UInt16, into result: inout [UInt32: EndpointKey]) {
+        let set = nftnl_set_alloc()!
+        defer { nftnl_set_free(set) }
+        let header = UnsafeMutableRawPointer(mutating: message.bytes.baseAddress!).assumingMemoryBound(to: nlmsghdr.self)
+        guard nftnl_set_elems_nlmsg_parse(header, set) >= 0 else { return }
+        let iterator = nftnl_set_elems_iter_create(set)!
+        defer { nftnl_set_elems_iter_destroy(iterator) }
+        var element = nftnl_set_elems_iter_next(iterator)
+        while let current = element {
+            var keyLength: UInt32 = 0, dataLength: UInt32 = 0
+            if let key = nftnl_set_elem_get(current, UInt16(NFTNL_SET_ELEM_KEY), &keyLength), keyLength == 4,
+               let data = nftnl_set_elem_get(current, UInt16(NFTNL_SET_ELEM_DATA), &dataLength) {
+                if family == UInt16(NFPROTO_IPV6), dataLength >= 18 {
+                    let address = IPv6Address(high: UInt64(bigEndian: data.loadUnaligned(as: UInt64.self)),
+                                              low: UInt64(bigEndian: data.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+                    let port = UInt16(bigEndian: data.loadUnaligned(fromByteOffset: 16, as: UInt16.self))
+                    result[key.loadUnaligned(as: UInt32.self)] = EndpointKey(address: .v6(address), port: port)
+                } else if family != UInt16(NFPROTO_IPV6), dataLength >= 6 {
+                    let address = UInt32(bigEndian: data.loadUnaligned(as: UInt32.self))
+                    let port = UInt16(bigEndian: data.loadUnaligned(fromByteOffset: 4, as: UInt16.self))
+                    result[key.loadUnaligned(as: UInt32.self)] = EndpointKey(address: .v4(IPv4Address(rawValue: address)), port: port)
+                }
+            }
+            element = nftnl_set_elems_iter_next(iterator)
+        }
     }
 }
 

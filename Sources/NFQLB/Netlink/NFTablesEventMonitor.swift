@@ -9,11 +9,17 @@ internal import CNFQueue
 /// decides. Lost notifications (the socket overran) are reported as a change, so that nothing
 /// is missed for long; the reconciler's periodic check covers the rest.
 final class NFTablesEventMonitor {
-    enum Event: Equatable {
-        /// A notification about our table (or the kernel dropped some: it may have been one).
-        case changed
+    /// What a wait saw, weakest first (`max` of two is what both together say).
+    enum Event: Int, Comparable {
         /// Nothing about our table within the wait.
         case quiet
+        /// The kernel dropped notifications (a commit of tens of thousands of objects, ours or
+        /// another table's, overruns any buffer): one about our table may have been among them.
+        case overrun
+        /// A notification about our table.
+        case changed
+
+        static func < (a: Event, b: Event) -> Bool { a.rawValue < b.rawValue }
     }
 
     private let socket: NetlinkSocket
@@ -35,19 +41,26 @@ final class NFTablesEventMonitor {
     func wait() throws(NetlinkError) -> Event {
         switch try socket.receive(into: buffer, blocking: true) {
         case .wouldBlock: return .quiet
-        case .overrun: return .changed
+        case .overrun: return .overrun
         case .bytes(let length):
-            var changed = false
+            var event = Event.quiet
             for message in NetlinkMessages(bytes: UnsafeRawBufferPointer(rebasing: buffer[..<length])) where concernsOurTable(message) {
-                changed = true
+                event = .changed
             }
             // Drain what else is queued now: one look serves a whole commit's notifications.
-            while case .bytes(let more) = try socket.receive(into: buffer, blocking: false) {
-                for message in NetlinkMessages(bytes: UnsafeRawBufferPointer(rebasing: buffer[..<more])) where concernsOurTable(message) {
-                    changed = true
+            draining: while true {
+                switch try socket.receive(into: buffer, blocking: false) {
+                case .bytes(let more):
+                    for message in NetlinkMessages(bytes: UnsafeRawBufferPointer(rebasing: buffer[..<more])) where concernsOurTable(message) {
+                        event = .changed
+                    }
+                case .overrun:
+                    event = max(event, .overrun)
+                case .wouldBlock:
+                    break draining
                 }
             }
-            return changed ? .changed : .quiet
+            return event
         }
     }
 
