@@ -82,6 +82,48 @@ extension KernelTests {
             }, "nft flush map ip nfqlb endpoints")
         }
 
+        @Test("Elements deleted behind the daemon's back right after a reload it verified are restored within 1 s (a reload does not make the daemon trust a stale picture)")
+        func damageAfterReload() throws {
+            let before = KernelTests.threePods
+            let after = ["n1p2", "n2p1"]
+            let daemon = try DaemonProcess.start(DaemonConfig(mode: .mark, services: [.web(pods: before)]))
+            defer { daemon.stop() }
+            try #require(try Self.restoredAfter(before, within: 2) != nil, "map not filled at start: \((try? Self.mapElements()) ?? [])")
+            Thread.sleep(forTimeInterval: 0.6)  // the reconciler has looked (every 250 ms) and verified the map
+            try #require(try daemon.reconfigure(DaemonConfig(mode: .mark, services: [.web(pods: after)])), "reload not applied\n\(daemon.stateDescription)")
+            try #require(try Self.restoredAfter(after, within: 1) != nil, "reload not in the map: \((try? Self.mapElements()) ?? [])")
+            try Cluster.check("node1", ["nft", "flush", "map", "ip", "nfqlb", "endpoints"])
+            let took = try Self.restoredAfter(after, within: 1)
+            #expect(took != nil, "the map holds \((try? Self.mapElements()) ?? []) 1 s after the flush, want \(Self.expectedElements(after))\n\(daemon.stateDescription)")
+            try Self.expectNewConnectionsWork(after, daemon, "after the flush")
+        }
+
+        @Test("Commits to other nftables tables and the daemon's own reloads never make it read its map back (a read of a large map costs the kernel minutes); damage to the map still does")
+        func mapIsReadOnlyWhenItMayHaveChanged() throws {
+            let daemon = try DaemonProcess.start(DaemonConfig(mode: .mark, services: [.web(pods: KernelTests.threePods)]))
+            defer { daemon.stop() }
+            defer { _ = try? Cluster.exec("node1", ["nft", "delete", "table", "ip", "nfqlbtest_other"]) }
+            try #require(try Self.restoredAfter(KernelTests.threePods, within: 2) != nil, "map not filled at start")
+            Thread.sleep(forTimeInterval: 0.6)  // the reconciler has looked at least twice
+            let reads = { try daemon.metrics().sum("nfqlb_endpoint_map_reads_total", ["family": "ipv4"]) }
+            let before = try reads()
+            for i in 0..<5 {
+                try Cluster.check("node1", ["nft", "add table ip nfqlbtest_other; add chain ip nfqlbtest_other c\(i)"])
+                Thread.sleep(forTimeInterval: 0.3)
+            }
+            for pods in [["n1p1", "n2p1"], KernelTests.threePods] {
+                try #require(try daemon.reconfigure(DaemonConfig(mode: .mark, services: [.web(pods: pods)])), "reload not applied")
+                try #require(try Self.restoredAfter(pods, within: 1) != nil, "reload not in the map: \((try? Self.mapElements()) ?? [])")
+                Thread.sleep(forTimeInterval: 0.3)
+            }
+            let after = try reads()
+            #expect(after == before, "the map was read back \(after - before) times for commits that could not have changed it")
+
+            try Cluster.check("node1", ["nft", "flush", "map", "ip", "nfqlb", "endpoints"])
+            #expect(try Self.restoredAfter(KernelTests.threePods, within: 1) != nil, "a flush after all that was not healed within 1 s")
+            #expect(try reads() > after, "the flush was healed without reading the map?")
+        }
+
         @Test("An endpoint change right after the map was emptied still converges: the map holds exactly the new endpoints")
         func reloadAfterDamage() throws {
             let before = KernelTests.threePods

@@ -67,6 +67,48 @@ extension KernelTests {
             #expect(metrics.value("nfqlb_service_addresses", ["kind": "clusterIP"]) == 1, "\(metrics)")
         }
 
+        @Test("UDP node ports are balanced and masqueraded for an outside client, and IPv6 node ports answer on node1's IPv6 address, TCP and UDP",
+              arguments: KernelTests.modes)
+        func udpAndIPv6NodePorts(mode: NFQLBConfig.TCPMode) throws {
+            defer { Cluster.extDown() }
+            var udp = ServiceSpec.udpEcho("np-udp", vip: "10.96.0.35", pods: ["n2p1", "n2p2"])
+            udp.extraFields = ["nodePort: 30053"]
+            var web6 = ServiceSpec(name: "np-web6", vip: "fd00:10:96::35", port: 80, endpoints: [.pod6("n2p1", port: 8080)])
+            web6.extraFields = ["nodePort: 30084"]
+            var udp6 = ServiceSpec(name: "np-udp6", vip: "fd00:10:96::35", port: 9000, proto: "udp", endpoints: [.pod6("n2p2", port: 9000)])
+            udp6.extraFields = ["nodePort: 30054"]
+            var config = Self.config(mode, [udp, web6, udp6])
+            config.ipv6 = true
+            let daemon = try DaemonProcess.start(config)
+            defer { daemon.stop() }
+
+            // node2 has no route to the outside client: an answer means node1 masqueraded the flow.
+            var answeredBy: Set<String> = []
+            let sourcePort = 27000 + 10 * (KernelTests.modes.firstIndex(of: mode) ?? 0)
+            for i in 0..<2 {
+                let client = try HelperClient.udp(from: "ext", to: Self.node1, port: 30053, sourcePort: sourcePort + i, interval: 0.3, duration: 0.85)
+                defer { client.stop() }
+                let events = client.finish(timeout: 5)
+                let replies = events.filter { $0.kind == "reply" }
+                #expect(replies.count == 3 && Set(replies.compactMap(\.pod)).count == 1 && replies.first?.words.dropFirst() == ["ping", "1"],
+                        "UDP node-port flow \(i): \(events)\n\(daemon.stateDescription)")
+                answeredBy.formUnion(replies.compactMap(\.pod))
+            }
+            #expect(answeredBy == ["n2p1", "n2p2"], "two flows, round robin over two pods: answered by \(answeredBy)")
+
+            let node1v6 = "fd00:192:168:50::1"
+            let web = try Client.curl(from: "node2", "http://[\(node1v6)]:30084/", maxTime: 2)
+            #expect(web.succeeded && web.body == "n2p1", "IPv6 TCP node port from node2: \(web)\n\(daemon.stateDescription)")
+            let client6 = try HelperClient.udp(from: "node2", to: node1v6, port: 30054, sourcePort: sourcePort + 5, interval: 0.3, duration: 0.85)
+            defer { client6.stop() }
+            let events6 = client6.finish(timeout: 5)
+            let replies6 = events6.filter { $0.kind == "reply" }
+            #expect(replies6.count == 3 && replies6.allSatisfy { $0.pod == "n2p2" }, "IPv6 UDP node port from node2: \(events6)")
+
+            let metrics = try daemon.metrics()
+            #expect(metrics.value("nfqlb_service_addresses", ["kind": "nodePort"]) == 3, "\(metrics)")
+        }
+
         @Test("With externalTrafficPolicy Local the backend sees the client's address and only node1's endpoints are used; without one node1 drops, and the health-check node port answers 200 or 503",
               arguments: KernelTests.modes)
         func externalTrafficPolicyLocal(mode: NFQLBConfig.TCPMode) throws {

@@ -9,8 +9,11 @@ import Synchronization
 ///
 /// It looks when nftables says our table changed (`NFTablesEventMonitor`) and every
 /// `interval` anyway (a lost notification, a failed repair): one GETGEN request when nothing
-/// changed, a read and a transaction of the difference when something did. A missing table is
-/// reported loudly and retried at each look; the map is refilled the moment it is back.
+/// changed, a read and a transaction of the difference when something did. The map is read
+/// only when the generation moved and something may have touched our table (a notification
+/// about it, a lost one, or no subscription): the daemon's own commits carry the generation
+/// forward, and commits to other tables leave the map alone. A missing table is reported
+/// loudly and retried at each look; the map is refilled the moment it is back.
 ///
 /// One reconciler serves the maps of both address families (`ip nfqlb` and `ip6 nfqlb`): the
 /// notifications name the table only, and each map is verified and repaired on its own.
@@ -40,6 +43,9 @@ public final class EndpointMapReconciler: Service, Sendable {
     private func follow() {
         var monitor: NFTablesEventMonitor?
         var lastLook: UInt64 = 0
+        // Whether a notification about our table (or a lost one) came since the last look; with
+        // no subscription every look counts as one.
+        var tableChanged = true
         var reportedSince = [ContinuousClock.Instant?](repeating: nil, count: maps.count)
         var lastReminder = [UInt64](repeating: 0, count: maps.count)
         while !stopping.load(ordering: .relaxed) {
@@ -53,28 +59,32 @@ public final class EndpointMapReconciler: Service, Sendable {
             var due = MonotonicClock.milliseconds() &- lastLook >= UInt64(intervalMilliseconds)
             if let watching = monitor {
                 do throws(NetlinkError) {
-                    if try watching.wait() == .changed { due = true }
+                    if try watching.wait() == .changed { due = true; tableChanged = true }
                 } catch {
                     logger.error("nftables notifications: \(error); subscribing again")
                     monitor = nil
+                    tableChanged = true
                 }
             } else {
                 usleep(UInt32(intervalMilliseconds) * 1000)
+                tableChanged = true
             }
             guard due, !stopping.load(ordering: .relaxed) else { continue }
             lastLook = MonotonicClock.milliseconds()
+            let quiet = !tableChanged
+            tableChanged = false
             for (index, map) in maps.enumerated() {
-                look(at: map, reportedSince: &reportedSince[index], lastReminder: &lastReminder[index], now: lastLook)
+                look(at: map, tableQuiet: quiet, reportedSince: &reportedSince[index], lastReminder: &lastReminder[index], now: lastLook)
             }
         }
     }
 
     /// Verifies one family's map, repairs it, and logs a change of its sync state (and a
     /// reminder every 10 s while it stays out of sync).
-    private func look(at map: NFTablesEndpointMap, reportedSince: inout ContinuousClock.Instant?, lastReminder: inout UInt64, now: UInt64) {
+    private func look(at map: NFTablesEndpointMap, tableQuiet: Bool, reportedSince: inout ContinuousClock.Instant?, lastReminder: inout UInt64, now: UInt64) {
         let name = "\(map.familyName) \(NFTablesEndpointMap.table) \(NFTablesEndpointMap.map)"
         do throws(NetlinkError) {
-            if try map.verify() {
+            if try map.verify(tableQuiet: tableQuiet) {
                 logger.warning("nftables map \(name) differed from the endpoints in force (flushed, or the hooks re-installed?): repaired")
             }
         } catch {

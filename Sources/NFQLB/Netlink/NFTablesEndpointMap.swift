@@ -49,6 +49,8 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
     /// Kernels before 6.3 do not know NFT_MSG_DESTROYSETELEM (a delete that ignores a missing element).
     private let destroySupported = Atomic<Bool>(true)
     private let repairs: Counter
+    /// Whole-map reads: at 1,000,000 elements each costs the kernel minutes (see `verify`).
+    private let reads: Counter
     private let inSync: Gauge
     private let repairCount = Atomic<Int>(0)
 
@@ -56,6 +58,7 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
         self.marks = marks
         self.ipv6 = ipv6
         repairs = Counter(label: "nfqlb_endpoint_map_repairs_total", dimensions: [("family", ipv6 ? "ipv6" : "ipv4")])
+        reads = Counter(label: "nfqlb_endpoint_map_reads_total", dimensions: [("family", ipv6 ? "ipv6" : "ipv4")])
         inSync = Gauge(label: "nfqlb_endpoint_map_in_sync", dimensions: [("family", ipv6 ? "ipv6" : "ipv4")])
         inSync.record(1)
     }
@@ -140,8 +143,19 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
                     let (deletions, additions) = Self.changes(from: current, to: target)
                     guard !(deletions.isEmpty && additions.isEmpty) else { return }
                     do throws(NetlinkError) {
+                        // The generation before and after: when it moved by exactly our commit
+                        // from the one the map was last verified at, the kernel's map is what we
+                        // just made it, and the next `verify()` need not read it back (a read of
+                        // 1,000,000 elements takes seconds, and it holds the lock reloads need).
+                        let verified = state.verifiedGeneration
+                        let before = verified == nil ? nil : try? Self.generation(family: family)
+                        state.verifiedGeneration = nil
                         try transact(deletions: deletions, additions: additions)
                         for key in touched { state.known![key] = state.wanted[key] }
+                        if let verified, before == verified, let after = try? Self.generation(family: family),
+                           after == verified &+ 1, state.problem == nil {
+                            state.verifiedGeneration = after
+                        }
                         return
                     } catch {
                         // Our picture of the kernel was wrong (or the kernel refused): read it again.
@@ -165,15 +179,28 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
     /// `EndpointMapReconciler` on an nftables notification and periodically. Cheap when nothing
     /// changed: one GETGEN request, the map is read only when the ruleset generation moved.
     /// Returns whether a repair was made.
+    ///
+    /// `tableQuiet`: the caller's subscription to nftables notifications saw nothing about our
+    /// table since the last look. Then a generation that moved was moved by commits to other
+    /// tables (kube-proxy's, iptables-nft's, a firewall's) and the map is not read: the kernel
+    /// dumps a hash set by walking it from the start for every message (O(n²)), so reading
+    /// 1,000,000 elements takes minutes, and a node whose other tables change every second
+    /// would read it forever.
     @discardableResult
-    public func verify() throws(NetlinkError) -> Bool {
+    public func verify(tableQuiet: Bool = false) throws(NetlinkError) -> Bool {
         try state.withLock { (state) throws(NetlinkError) -> Bool in
             guard state.active else { return false }
             let generation = try? Self.generation(family: family)
-            if state.problem == nil, let generation, generation == state.verifiedGeneration { return false }
+            if state.problem == nil, let generation, let verified = state.verifiedGeneration {
+                if generation == verified { return false }
+                if tableQuiet {
+                    state.verifiedGeneration = generation
+                    return false
+                }
+            }
             let current: [UInt32: EndpointKey]
             do throws(NetlinkError) {
-                current = try Self.dump(family: family)
+                current = try readKernelMap()
             } catch {
                 state.known = nil
                 markOutOfSync(&state, Self.describe(readFailure: error, family: family))
@@ -200,15 +227,31 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
         var lastError: NetlinkError?
         for _ in 0..<3 {
             do throws(NetlinkError) {
+                // The generation the kernel's map is known at: the verified one if nothing moved
+                // it since, else the one a fresh read was made at (unchanged across the read).
+                var knownAt: UInt32?
+                let before = try? Self.generation(family: family)
                 let current: [UInt32: EndpointKey]
-                if let known = state.known { current = known } else { current = try Self.dump(family: family) }
+                if let known = state.known {
+                    current = known
+                    if let before, before == state.verifiedGeneration { knownAt = before }
+                } else {
+                    current = try readKernelMap()
+                    if let before, let after = try? Self.generation(family: family), after == before { knownAt = before }
+                }
                 state.known = current
+                state.verifiedGeneration = nil
                 let (deletions, additions) = Self.changes(from: current, to: state.wanted)
                 if !(deletions.isEmpty && additions.isEmpty) {
                     try transact(deletions: deletions, additions: additions)
+                    // Our commit alone moved it (by one): the map is what we just made it.
+                    if let knownAt, let after = try? Self.generation(family: family), after == knownAt &+ 1 {
+                        state.verifiedGeneration = after
+                    }
+                } else {
+                    state.verifiedGeneration = knownAt
                 }
                 state.known = state.wanted
-                state.verifiedGeneration = nil  // our own commit moved it: the next verify reads once
                 markInSync(&state)
                 return
             } catch {
@@ -300,7 +343,9 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
     private static func transact(deletions: [(UInt32, EndpointKey)], additions: [(UInt32, EndpointKey)], destroy: Bool,
                                  family: UInt16) throws(NetlinkError) {
         let socket = try NetlinkSocket()
-        try socket.setReceiveTimeout(milliseconds: 2000)
+        // The kernel answers once it has processed the whole batch: 1,000,000 elements take
+        // seconds, so the wait grows with the transaction (1 ms per 100 elements).
+        try socket.setReceiveTimeout(milliseconds: 2000 + (deletions.count + additions.count) / 100)
         let capacity = 4096 + (deletions.count + additions.count) * 128
         // The whole transaction is one sendmsg: the send buffer must hold it.
         try socket.setSendBuffer(bytes: max(1 << 20, 2 * capacity))
@@ -312,6 +357,10 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
         let deleteType = destroy ? destroySetElementMessage : UInt16(NFT_MSG_DELSETELEM.rawValue)
         let groups = [(deleteType, deletions), (UInt16(NFT_MSG_NEWSETELEM.rawValue), additions)]
         let messages = groups.reduce(0) { $0 + ($1.1.count + elementsPerMessage - 1) / elementsPerMessage }
+        // Every acknowledgement is queued before the first is read (the kernel processes the
+        // batch inside the send): 2,000 of them (1,000,000 elements) overran the default
+        // receive buffer, the transaction looked failed, and the map was read back (minutes).
+        try socket.setReceiveBuffer(bytes: max(1 << 18, (messages + 1) * 2048))
         // One acknowledgement per element message; the first error aborts the transaction.
         let expected = sequences(after: first, count: messages + 1)
         nftnl_batch_begin(mnl_nlmsg_batch_current(batch).assumingMemoryBound(to: CChar.self), first)
@@ -342,8 +391,11 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
         let receive = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
         defer { receive.deallocate() }
         while !pending.isEmpty {
-            guard case .bytes(let length) = try socket.receive(into: receive, blocking: true) else {
-                throw NetlinkError(errno: .timedOut, operation: "nftables transaction on map \(table) \(map)")
+            let length: Int
+            switch try socket.receive(into: receive, blocking: true) {
+            case .bytes(let count): length = count
+            case .overrun: throw NetlinkError(errno: .noBufferSpace, operation: "nftables transaction on map \(table) \(map) (acknowledgements lost)")
+            case .wouldBlock: throw NetlinkError(errno: .timedOut, operation: "nftables transaction on map \(table) \(map)")
             }
             for message in NetlinkMessages(bytes: UnsafeRawBufferPointer(rebasing: receive[..<length])) {
                 guard let code = message.errorCode else { continue }
@@ -403,6 +455,12 @@ public final class NFTablesEndpointMap: EndpointMapWriter {
         } catch where error.errno == .noSuchFileOrDirectory {
             return false
         }
+    }
+
+    /// Reads the kernel's map, counted.
+    private func readKernelMap() throws(NetlinkError) -> [UInt32: EndpointKey] {
+        reads.increment()
+        return try Self.dump(family: family)
     }
 
     /// Reads every element of the map from the kernel.
