@@ -53,6 +53,17 @@ struct ExternalServicesTests {
         #expect(daemon.config.services.last?.origin == "kubernetes default/web")
     }
 
+    @Test("The summary says when the change was in force: during the call, at the publish, before the tidying after it")
+    func theSummaryTellsWhenTheChangeWasInForce() throws {
+        let daemon = try Self.daemon(try Self.file())
+        let before = Date()
+        let summary = try daemon.applyExternalChange(["default/web": [Self.service("default/web:http", vip: "10.96.0.20")]]).get()
+        let after = Date()
+        // Network programming latency is measured up to this instant (not up to the call's return).
+        #expect(summary.inForce >= before && summary.inForce <= after, "\(before) \(summary.inForce) \(after)")
+        #expect(summary.inForce.timeIntervalSince(before) * 1e3 >= summary.applyMilliseconds * 0.5)
+    }
+
     @Test("A change of one owner rebuilds that owner only: the others keep their balancer objects")
     func unchangedOwnersKeepTheirBalancers() throws {
         let daemon = try Self.daemon(try Self.file())

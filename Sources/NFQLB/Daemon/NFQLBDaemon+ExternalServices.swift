@@ -1,5 +1,6 @@
 import Balancer
 import CoreMetrics
+import Foundation
 import Logging
 import Synchronization
 
@@ -61,6 +62,7 @@ extension NFQLBDaemon {
             var summary = ExternalChangeSummary(owners: change.count, services: done.summary.services,
                                                 endpointsRemoved: done.summary.endpointsRemoved, failedOwners: failed.keys.sorted())
             summary.applyMilliseconds = Double(MonotonicClock.nanoseconds() - started) / 1e6
+            summary.inForce = Date()
             // In force; the kernel-side tidying runs outside the lock.
             summary.entriesDeleted = done.cleanup.run(daemon: self)
             return .success(summary)
@@ -93,6 +95,10 @@ public struct ExternalChangeSummary: Sendable, CustomStringConvertible {
     public var failedOwners: [String]
     public var entriesDeleted = 0
     public var applyMilliseconds = 0.0
+    /// When the new state was in force (published, the endpoint map written): before the
+    /// tidying that follows (freed ids out of the map, stale conntrack entries), which takes
+    /// milliseconds and must not count as network programming latency.
+    public var inForce = Date.distantPast
 
     public var description: String {
         "\(owners) Kubernetes Services changed, \(services) services in force, \(endpointsRemoved) endpoints stopped taking flows, "

@@ -33,11 +33,13 @@ struct KubernetesSourceMetrics: Sendable {
 
     func skipped(_ reason: SkipReason) { skipped[reason]?.increment() }
 
-    /// Records each trigger time's latency up to `inForce`.
-    func programmed(triggers: [Date], inForce: Date) {
-        for trigger in triggers {
-            let nanoseconds = max(0, inForce.timeIntervalSince(trigger) * 1e9)
-            programmingLatency.recordNanoseconds(Int64(nanoseconds))
+    /// Records each trigger time's latency up to `inForce`; returns them (seconds) for the log.
+    @discardableResult
+    func programmed(triggers: [Date], inForce: Date) -> [Double] {
+        triggers.map { trigger in
+            let seconds = max(0, inForce.timeIntervalSince(trigger))
+            programmingLatency.recordNanoseconds(Int64(seconds * 1e9))
+            return seconds
         }
     }
 }
