@@ -25,7 +25,11 @@ now_ms() { date +%s%3N; }
 
 node_exec() { ip netns exec "$NODE" "$@"; }
 
-flush_conntrack() { node_exec conntrack -F >/dev/null 2>&1 || true; }
+# flush_conntrack: node1's conntrack table, both families (`conntrack -F` alone flushes IPv4 only)
+flush_conntrack() {
+    node_exec conntrack -F -f ipv4 >/dev/null 2>&1 || true
+    node_exec conntrack -F -f ipv6 >/dev/null 2>&1 || true
+}
 
 # queue_stat PID: "sum_drops" of the queues of the netns of PID (queue_dropped + user_dropped)
 queue_drops_of() {
