@@ -3,7 +3,7 @@
 # results.png (gnuplot). Sourced by bench/run; uses OUT, SCENARIOS, SERVICES, and the run
 # description variables of bench/run.
 
-RESULTS_HEADER="scenario,services,conn_per_s,p50_us,p99_us,syn_pps,queue_drops,cpu_s_per_10k,update_ms"
+RESULTS_HEADER="scenario,services,conn_per_s,p50_us,p99_us,syn_pps,queue_drops,cpu_s_per_10k,update_ms,req_p50_us,req_p99_us,share_n2p1"
 
 # summarize: results.csv from raw.csv (+ kube-full-sync.csv): per scenario and N the median over
 # repetitions of every figure (queue_drops: the sum over repetitions, so one drop shows);
@@ -35,6 +35,7 @@ summarize() {
         # CPU per 10,000 SYNs the balancer answered (sent - dropped), from cpu_s (column 13)
         per10k = ($13 != "" && $10 - $12 > 0) ? $13 * 10000 / ($10 - $12) : ""
         add(k SUBSEP "syn_pps", $9); add(k SUBSEP "cpu_s_per_10k", per10k); add(k SUBSEP "update_ms", $16)
+        add(k SUBSEP "req_p50_us", $23); add(k SUBSEP "req_p99_us", $24); add(k SUBSEP "share_n2p1", $25)
         if ($12 != "") drops[k] += $12
         if ($12 != "") hasdrops[k] = 1
     }
@@ -45,9 +46,10 @@ summarize() {
         for (a = 1; a <= ns; a++) for (b = 1; b <= no; b++) {
             k = olist[b] SUBSEP nlist[a]
             if (!(k in seen)) continue
-            printf "%s,%s,%s,%s,%s,%s,%s,%s,%s\n", olist[b], nlist[a], fmt(median(k SUBSEP "conn_per_s"), 0),
+            printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", olist[b], nlist[a], fmt(median(k SUBSEP "conn_per_s"), 0),
                 fmt(median(k SUBSEP "p50_us"), 0), fmt(median(k SUBSEP "p99_us"), 0), fmt(median(k SUBSEP "syn_pps"), 0),
-                (k in hasdrops) ? drops[k] : "", fmt(median(k SUBSEP "cpu_s_per_10k"), 3), fmt(median(k SUBSEP "update_ms"), 1)
+                (k in hasdrops) ? drops[k] : "", fmt(median(k SUBSEP "cpu_s_per_10k"), 3), fmt(median(k SUBSEP "update_ms"), 1),
+                fmt(median(k SUBSEP "req_p50_us"), 0), fmt(median(k SUBSEP "req_p99_us"), 0), fmt(median(k SUBSEP "share_n2p1"), 3)
         }
     }' "$OUT/raw.csv" "$OUT/kube-partial-revert.csv" "$OUT/kube-full-sync.csv" "$OUT/extra-rows.csv" >"$OUT/results.csv"
 }
@@ -101,7 +103,7 @@ write_markdown() {
         printf '%s\n\n' "$RUN_DESCRIPTION"
         printf '| scenario | services | conn/s | p50 µs | p99 µs | SYN/s | queue drops | CPU s / 10k SYN | update ms | notes |\n'
         printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n'
-        tail -n +2 "$OUT/results.csv" | while IFS=, read -r scen n c p50 p99 pps qd cpu upd; do
+        tail -n +2 "$OUT/results.csv" | while IFS=, read -r scen n c p50 p99 pps qd cpu upd _; do
             local note=""
             if [[ $scen == kube-proxy-full-sync ]]; then
                 note="full iptables-restore of the whole rule set (one sample)"
@@ -143,6 +145,8 @@ write_markdown() {
                     "$(awk -v r="$r" -v d="$d" 'BEGIN { if (r == "n/a" || d == "n/a") print "n/a"; else print (r + 0 >= 0.98 && d + 0 <= 10) ? "met" : "not met" }')"
             done
         fi
+        ipv6_nodeport_table
+        slow_backend_table
         printf '\n## Goals (every mode; nfq-lb-mark is the default tcpMode; kube-proxy = its best mode at that N)\n\n'
         goals_table
         if [[ -s $OUT/issues.txt ]]; then
@@ -151,6 +155,61 @@ write_markdown() {
             printf '```\n'
         fi
     } >"$md"
+}
+
+# cell SCENARIO N: "conn/s (p50 / p99 µs)" or "-"
+cell() {
+    local c
+    c=$(field "$1" "$2" conn_per_s)
+    [[ -n $c ]] && printf '%s (%s / %s)' "$c" "$(field "$1" "$2" p50_us)" "$(field "$1" "$2" p99_us)" || printf -- '-'
+}
+
+# ipv6_nodeport_table: the IPv6 ClusterIP and NodePort paths beside the IPv4 ClusterIP one, at
+# every N where they ran (nfq-lb in mark mode, kube-proxy's nftables mode, the client alone)
+ipv6_nodeport_table() {
+    local n any=0 s
+    for s in nfq-lb-mark-v6 nfq-lb-mark-nodeport kube-proxy-nft-v6 kube-proxy-nft-nodeport direct-v6; do
+        [[ " ${SCENARIOS[*]} " == *" $s "* ]] && any=1
+    done
+    ((any)) || return 0
+    printf '\n## IPv6 ClusterIP and NodePort (conn/s, connect p50 / p99 µs)\n\n'
+    printf 'IPv6: VIP fd00:10:96::10:80 -> the same pods by their IPv6 addresses; NodePort: node1 192.168.50.1:30080 from the client pod (masqueraded, as kube-proxy does for externalTrafficPolicy Cluster).\n\n'
+    printf '| services | path | nfq-lb-mark | kube-proxy nftables | nfq-lb / kube-proxy | direct (client round robin) |\n|---:|---|---:|---:|---:|---:|\n'
+    for n in "${SERVICES[@]}"; do
+        [[ -n $(field nfq-lb-mark-v6 "$n" conn_per_s)$(field nfq-lb-mark-nodeport "$n" conn_per_s)$(field kube-proxy-nft-v6 "$n" conn_per_s)$(field kube-proxy-nft-nodeport "$n" conn_per_s) ]] || continue
+        printf '| %s | IPv4 ClusterIP | %s | %s | %s | %s |\n' "$n" "$(cell nfq-lb-mark "$n")" "$(cell kube-proxy-nft "$n")" \
+            "$(ratio "$(field nfq-lb-mark "$n" conn_per_s)" "$(field kube-proxy-nft "$n" conn_per_s)")" "$(cell direct "$n")"
+        printf '| %s | IPv6 ClusterIP | %s | %s | %s | %s |\n' "$n" "$(cell nfq-lb-mark-v6 "$n")" "$(cell kube-proxy-nft-v6 "$n")" \
+            "$(ratio "$(field nfq-lb-mark-v6 "$n" conn_per_s)" "$(field kube-proxy-nft-v6 "$n" conn_per_s)")" "$(cell direct-v6 "$n")"
+        printf '| %s | NodePort (IPv4) | %s | %s | %s | %s |\n' "$n" "$(cell nfq-lb-mark-nodeport "$n")" "$(cell kube-proxy-nft-nodeport "$n")" \
+            "$(ratio "$(field nfq-lb-mark-nodeport "$n" conn_per_s)" "$(field kube-proxy-nft-nodeport "$n" conn_per_s)")" "$(cell direct "$n")"
+    done
+}
+
+# slow_backend_table: (--slow-backend) per contender: requests/s, connect and whole-request
+# latency, and the share of requests the slow backend (pod n2p1) got
+slow_backend_table() {
+    [[ -n ${SLOW_MS:-} ]] || return 0
+    local n s strat
+    printf '\n## One slow backend (pod n2p1 answers %s ms after the request; n1p1 and n1p2 are nginx)\n\n' "$SLOW_MS"
+    printf '| services | contender | choice | requests/s | connect p50 / p99 µs | request p50 / p99 µs | share to the slow backend |\n|---:|---|---|---:|---:|---:|---:|\n'
+    for n in "${SERVICES[@]}"; do
+        for s in "${SCENARIOS[@]}"; do
+            [[ -n $(field "$s" "$n" conn_per_s) ]] || continue
+            case $s in
+                kube-proxy-nft*|kube-proxy) strat="random (numgen / statistic)" ;;
+                direct*) strat="client round robin" ;;
+                floor) strat="random mark" ;;
+                nfq-lb-mark-least-connections) strat=least-connections ;;
+                nfq-lb-mark-power-of-two) strat=power-of-two ;;
+                nfq-lb*) strat=random ;;
+                *) strat="" ;;
+            esac
+            printf '| %s | %s | %s | %s | %s / %s | %s / %s | %s |\n' "$n" "$s" "$strat" "$(field "$s" "$n" conn_per_s)" \
+                "$(field "$s" "$n" p50_us)" "$(field "$s" "$n" p99_us)" "$(field "$s" "$n" req_p50_us)" "$(field "$s" "$n" req_p99_us)" \
+                "$(field "$s" "$n" share_n2p1)"
+        done
+    done
 }
 
 # goal GOAL_TEXT MEASURED_TEXT MET(yes/no/n/a)
@@ -220,7 +279,7 @@ plot_results() {
         printf 'plot'
         local first=1
         for idx in "${!names[@]}"; do
-            case ${names[$idx]} in direct|kube-proxy|kube-proxy-nft) continue ;; esac
+            case ${names[$idx]} in direct*|kube-proxy*) continue ;; esac
             printf '%s "%s" index %d using 1:3 with linespoints lt %d lw 2 pt %d title "%s"' "$([[ $first -eq 0 ]] && echo ,)" "$dat" "$idx" "$((idx + 1))" "$((idx + 4))" "${names[$idx]}"
             first=0
         done

@@ -4,7 +4,10 @@
 # bench/run sets: ROOT OUT BIN RUNDIR LOGDIR NODE CLIENT_NS CLIENT_IP NFQLB_BIN HOOKS METRICS_PORT
 # CONNS SYNS THREADS C_REF_SKIP, and appends one line per scenario run to $OUT/raw.csv.
 
-RAW_HEADER="scenario,services,rep,conn_per_s,p50_us,p99_us,conn_ok,conn_fail,syn_pps,syn_sent,syn_done_s,queue_drops,cpu_s,sched_cpu_s,cpu_s_per_10k,update_ms,status_get_ms,start_ms,loadgen_queue_drops,balancer_rc,notes,loadavg1"
+# (columns after loadavg1 were added later: req_p50_us/req_p99_us = connect start to the
+# response's EOF; share_n2p1 = the fraction of successful connections pod n2p1 answered, the
+# slow backend of --slow-backend)
+RAW_HEADER="scenario,services,rep,conn_per_s,p50_us,p99_us,conn_ok,conn_fail,syn_pps,syn_sent,syn_done_s,queue_drops,cpu_s,sched_cpu_s,cpu_s_per_10k,update_ms,status_get_ms,start_ms,loadgen_queue_drops,balancer_rc,notes,loadavg1,req_p50_us,req_p99_us,share_n2p1"
 
 # the balancer process of the scenario that runs now (for cleanup on any exit path)
 BAL_PID=""       # the process to signal (nfq-lb or lbq)
@@ -22,7 +25,11 @@ now_ms() { date +%s%3N; }
 
 node_exec() { ip netns exec "$NODE" "$@"; }
 
-flush_conntrack() { node_exec conntrack -F >/dev/null 2>&1 || true; }
+# flush_conntrack: node1's conntrack table, both families (`conntrack -F` alone flushes IPv4 only)
+flush_conntrack() {
+    node_exec conntrack -F -f ipv4 >/dev/null 2>&1 || true
+    node_exec conntrack -F -f ipv6 >/dev/null 2>&1 || true
+}
 
 # queue_stat PID: "sum_drops" of the queues of the netns of PID (queue_dropped + user_dropped)
 queue_drops_of() {
@@ -120,7 +127,12 @@ kube_nft_setup() {
 kube_nft_unload() { node_exec nft delete table ip kube-proxy 2>/dev/null || true; }
 
 # ---------------------------------------------------------------- balancer processes
-hooks_install() { "$HOOKS" install --netns "$NODE" --mode "$1" --queues 0:1 --service-cidr "$BENCH_SERVICE_CIDR" -q; }
+# hooks_install MODE [ext]: ext = the IPv6 service range too (node ports are queued by default)
+hooks_install() {
+    local v6=()
+    [[ ${2:-} == ext ]] && v6=(--service-cidr "$BENCH_SERVICE_CIDR6")
+    "$HOOKS" install --netns "$NODE" --mode "$1" --queues 0:1 --service-cidr "$BENCH_SERVICE_CIDR" "${v6[@]}" -q
+}
 hooks_remove() { "$HOOKS" remove --netns "$NODE" -q; }
 
 # start_nfqlb CONFIG LOG: the daemon in node1 (bounded lifetime), wait for /healthz and the
@@ -220,11 +232,11 @@ run_loadgen() {
     tail -n1 "$logf"
 }
 
-# run_syngen PID LOG: SYNS SYNs from the client pod to the VIP, timed by the queue counters of
-# PID's netns, CPU of PID
+# run_syngen PID LOG [SRC DST PORT]: SYNS SYNs from the client pod to the VIP (or DST:PORT from
+# SRC), timed by the queue counters of PID's netns, CPU of PID
 run_syngen() {
-    local pid=$1 logf=$2
-    timeout -k 5 120 ip netns exec "$CLIENT_NS" "${CLIENT_CPU[@]}" "$BIN/syngen" -s "$CLIENT_IP" -d "$BENCH_VIP" -p "$BENCH_VPORT" -k "$SYNS" -b 1024 \
+    local pid=$1 logf=$2 src=${3:-$CLIENT_IP} dst=${4:-$BENCH_VIP} port=${5:-$BENCH_VPORT}
+    timeout -k 5 120 ip netns exec "$CLIENT_NS" "${CLIENT_CPU[@]}" "$BIN/syngen" -s "$src" -d "$dst" -p "$port" -k "$SYNS" -b 1024 \
         -T 60 -W 60 -q "/proc/$pid/net/netfilter/nfnetlink_queue" -P "$pid" >"$logf" 2>&1
     tail -n1 "$logf"
 }
@@ -301,15 +313,19 @@ emit() {
         line+=",${f[$col]:-}"
     done
     line+=",$(cut -d' ' -f1 /proc/loadavg)"   # machine load (other users' work shows here)
+    for col in req_p50_us req_p99_us share_n2p1; do line+=",${f[$col]:-}"; done
     printf '%s\n' "$line" >>"$OUT/raw.csv"
 }
 
 # loadgen_fields LINE: key=value args for emit from a loadgen result line (conn_per_s of an
 # aborted run is the rate of what was done before it stopped)
 loadgen_fields() {
-    local l=$1
-    printf 'conn_per_s=%s p50_us=%s p99_us=%s conn_ok=%s conn_fail=%s' \
-        "$(kv conn_per_s "$l")" "$(kv p50_us "$l")" "$(kv p99_us "$l")" "$(kv ok "$l")" "$(kv fail "$l")"
+    local l=$1 share
+    share=$(awk -v ok="$(kv ok "$l")" '{ for (i = 1; i <= NF; i++) if ($i ~ /^n2p1=/) { split($i, a, "="); n = a[2] } }
+        END { if (ok + 0 > 0) printf "%.3f", n / ok }' <<<"${l#*|}")
+    printf 'conn_per_s=%s p50_us=%s p99_us=%s conn_ok=%s conn_fail=%s req_p50_us=%s req_p99_us=%s share_n2p1=%s' \
+        "$(kv conn_per_s "$l")" "$(kv p50_us "$l")" "$(kv p99_us "$l")" "$(kv ok "$l")" "$(kv fail "$l")" \
+        "$(kv req_p50_us "$l")" "$(kv req_p99_us "$l")" "$share"
 }
 
 # syngen_fields LINE: key=value args for emit from a syngen result line
@@ -332,6 +348,7 @@ progress() { printf '[%s] %s\n' "$(date -u -d "@$(($(date +%s) - BENCH_T0))" +%M
 short_result() {   # short_result LOADGEN_LINE SYNGEN_LINE UPDATE_MS
     local s
     s="$(kv conn_per_s "$1") conn/s p50 $(kv p50_us "$1") us p99 $(kv p99_us "$1") us fail $(kv fail "$1")"
+    [[ -n ${SLOW_MS:-} ]] && s+=", request p50 $(kv req_p50_us "$1") us p99 $(kv req_p99_us "$1") us, n2p1 got $(kv n2p1 "${1#*|}")"
     [[ $(kv aborted "$1") == 1 ]] && s+=" (ABORTED: $(kv attempted "$1") of $CONNS attempted)"
     [[ -n ${2:-} ]] && s+=", $(kv verdict_per_s "$2") SYN/s drops $(( $(kv queue_dropped "$2") + $(kv user_dropped "$2") )) cpu $(kv cpu_s "$2") s"
     [[ -n ${3:-} ]] && s+=", update $3 ms"
@@ -341,16 +358,21 @@ short_result() {   # short_result LOADGEN_LINE SYNGEN_LINE UPDATE_MS
 # ---------------------------------------------------------------- the scenarios
 # each: run_<scenario> N REP; appends its raw.csv line(s); returns 0 (problems are recorded)
 
+# run_direct N REP [v6]: the client round-robins over the backends' IPv4 (IPv6) addresses
 run_direct() {
-    local n=$1 rep=$2 base=$LOGDIR/$1-$2-direct lg targets b
+    local n=$1 rep=$2 scen=direct lg targets="" b src=$DIRECT_SRC_IP
+    if [[ ${3:-} == v6 ]]; then
+        scen=direct-v6 src=$DIRECT_SRC_IP6
+        for b in "${BENCH_BACKENDS6[@]}"; do targets+="${targets:+,}[$b]:$BENCH_BPORT"; done
+    else
+        for b in "${BENCH_BACKENDS[@]}"; do targets+="${targets:+,}$b:$BENCH_BPORT"; done
+    fi
     flush_conntrack
-    targets=""
-    for b in "${BENCH_BACKENDS[@]}"; do targets+="${targets:+,}$b:$BENCH_BPORT"; done
     # from the client pod's second address: see DIRECT_SRC_IP in bench/run
-    lg=$(run_loadgen "$targets" "$base.loadgen" "$DIRECT_SRC_IP")
+    lg=$(run_loadgen "$targets" "$LOGDIR/$n-$rep-$scen.loadgen" "$src")
     # shellcheck disable=SC2046
-    emit direct "$n" "$rep" $(loadgen_fields "$lg") notes="round robin over the 3 backends by the client"
-    progress "N=$n rep $rep direct: $(short_result "$lg")"
+    emit "$scen" "$n" "$rep" $(loadgen_fields "$lg") notes="round robin over the 3 backends by the client"
+    progress "N=$n rep $rep $scen: $(short_result "$lg")"
 }
 
 run_kube_proxy() {
@@ -368,18 +390,28 @@ run_kube_proxy() {
     progress "N=$n rep $rep kube-proxy: $(short_result "$lg" "" "$t1")"
 }
 
-# run_nfqlb MODE N REP
+# run_nfqlb MODE N REP [FLAVOR]: FLAVOR "" (the IPv4 VIP, strategy random), v6 (the IPv6 VIP),
+# nodeport (node1's 192.168.50.1:30080), or a strategy of BENCH_STRATEGIES for the measured
+# service; the scenario is nfq-lb[-MODE][-FLAVOR] (nfq-lb = tcpMode conntrack)
 run_nfqlb() {
-    local mode=$1 n=$2 rep=$3 scen=nfq-lb base cfg newcfg lg sg up start rc d0 d1 notes="" upd="" getms=""
+    local mode=$1 n=$2 rep=$3 flavor=${4:-} scen=nfq-lb base cfg newcfg lg sg up start rc d0 d1 notes="" upd="" getms=""
+    local main=main-$mode.yaml suffix="" ext="" target="$BENCH_VIP:$BENCH_VPORT" syn=("$CLIENT_IP" "$BENCH_VIP" "$BENCH_VPORT")
     [[ $mode != conntrack ]] && scen=nfq-lb-$mode
+    [[ -n $flavor ]] && scen+=-$flavor
+    case $flavor in
+        "") ;;
+        v6) main=main-$mode-ext.yaml suffix=-ext ext=ext target="[$BENCH_VIP6]:$BENCH_VPORT" syn=("$BENCH_CLIENT_IP6" "$BENCH_VIP6" "$BENCH_VPORT") ;;
+        nodeport) main=main-$mode-ext.yaml suffix=-ext ext=ext target="$BENCH_NODE_IP:$BENCH_NODEPORT" syn=("$CLIENT_IP" "$BENCH_NODE_IP" "$BENCH_NODEPORT") ;;
+        *) suffix=-$flavor ;;
+    esac
     base=$LOGDIR/$n-$rep-$scen
     # The change replaces the measured service's file in services.d (an atomic rename).
     cfg=$RUNDIR/nfqlb-$n/services.d/measured.yaml
     newcfg=$RUNDIR/nfqlb-$n/measured.yaml.new
     flush_conntrack
-    hooks_install "$mode" || die "iptables-hooks.sh install --mode $mode failed"
-    cp "$RUNDIR/nfqlb-$n/measured-base.yaml" "$cfg"
-    if ! start_nfqlb "$RUNDIR/nfqlb-$n/main-$mode.yaml" "$base.daemon.log"; then
+    hooks_install "$mode" ${ext:+"$ext"} || die "iptables-hooks.sh install --mode $mode $ext failed"
+    cp "$RUNDIR/nfqlb-$n/measured-base$suffix.yaml" "$cfg"
+    if ! start_nfqlb "$RUNDIR/nfqlb-$n/$main" "$base.daemon.log"; then
         stop_balancer; rc=$STOP_RC
         hooks_remove || true
         printf '== %s N=%s rep=%s: the daemon did not start (exit %s); log %s:\n%s\n' "$scen" "$n" "$rep" "$rc" \
@@ -408,11 +440,11 @@ run_nfqlb() {
         fi
     fi
     d0=$(queue_drops_of "$BAL_PID")
-    lg=$(run_loadgen "$BENCH_VIP:$BENCH_VPORT" "$base.loadgen")
+    lg=$(run_loadgen "$target" "$base.loadgen")
     d1=$(queue_drops_of "$BAL_PID")
-    sg=$(run_syngen "$BAL_PID" "$base.syngen")
+    sg=$(run_syngen "$BAL_PID" "$base.syngen" "${syn[@]}")
     if ((PROFILE)) && [[ $n == "${SERVICES[-1]}" && $rep == 1 ]]; then profile_balancer "$scen" "$n" "$BAL_PID"; fi
-    cp "$RUNDIR/nfqlb-$n/measured-changed.yaml" "$newcfg"
+    cp "$RUNDIR/nfqlb-$n/measured-changed$suffix.yaml" "$newcfg"
     up=$(node_exec "$BIN/httpwait" -p "$METRICS_PORT" -u "/status?service=bench%2Fmeasured" -w "\"$BENCH_CHANGED_ENDPOINT\"" -m "$newcfg" -c "$cfg" \
         -k "$BAL_PID" -i 1000 -T "$((10000 + n * 2))" 2>&1 | tail -n1)
     printf '%s\n' "$up" >"$base.update"
@@ -461,15 +493,26 @@ run_c_reference() {
     progress "N=$n rep $rep c-reference: $(short_result "$lg" "$sg")"
 }
 
+# run_kube_proxy_nft N REP [FLAVOR]: FLAVOR "" (the IPv4 VIP), nodeport (node1's
+# 192.168.50.1:30080 through the service-nodeports map of the same table), v6 (the IPv6 VIP:
+# table ip6 kube-proxy with that service only, loaded for this run and deleted after it)
 run_kube_proxy_nft() {
-    local n=$1 rep=$2 base=$LOGDIR/$1-$2-kube-proxy-nft lg
+    local n=$1 rep=$2 flavor=${3:-} scen=kube-proxy-nft lg target="$BENCH_VIP:$BENCH_VPORT"
+    [[ -n $flavor ]] && scen+=-$flavor
+    local base=$LOGDIR/$n-$rep-$scen
     flush_conntrack
+    case $flavor in
+        nodeport) target="$BENCH_NODE_IP:$BENCH_NODEPORT" ;;
+        v6) target="[$BENCH_VIP6]:$BENCH_VPORT"
+            node_exec nft -f "$RUNDIR/kube-proxy-nft6.nft" || die "could not load kube-proxy's table ip6 kube-proxy" ;;
+    esac
     node_exec nft -f "$RUNDIR/kube-proxy-nft-entry-on.nft" || die "could not switch kube-proxy's nftables base chains on"
-    lg=$(run_loadgen "$BENCH_VIP:$BENCH_VPORT" "$base.loadgen")
+    lg=$(run_loadgen "$target" "$base.loadgen")
     node_exec nft -f "$RUNDIR/kube-proxy-nft-entry-off.nft" || die "could not switch kube-proxy's nftables base chains off"
+    [[ $flavor == v6 ]] && { node_exec nft delete table ip6 kube-proxy || die "could not delete table ip6 kube-proxy"; }
     # shellcheck disable=SC2046
-    emit kube-proxy-nft "$n" "$rep" $(loadgen_fields "$lg")
-    progress "N=$n rep $rep kube-proxy-nft: $(short_result "$lg")"
+    emit "$scen" "$n" "$rep" $(loadgen_fields "$lg")
+    progress "N=$n rep $rep $scen: $(short_result "$lg")"
 }
 
 # the floor's endpoint marks (ids 8, 9, 10 in nfq-lb's default mark field 0xffff0000), one per backend
@@ -520,12 +563,19 @@ broken_contenders() {
 run_scenario() {   # run_scenario NAME N REP
     case $1 in
         direct) run_direct "$2" "$3" ;;
+        direct-v6) run_direct "$2" "$3" v6 ;;
         kube-proxy) run_kube_proxy "$2" "$3" ;;
         kube-proxy-nft) run_kube_proxy_nft "$2" "$3" ;;
+        kube-proxy-nft-v6) run_kube_proxy_nft "$2" "$3" v6 ;;
+        kube-proxy-nft-nodeport) run_kube_proxy_nft "$2" "$3" nodeport ;;
         floor) run_floor "$2" "$3" ;;
         nfq-lb) run_nfqlb conntrack "$2" "$3" ;;
         nfq-lb-rewrite) run_nfqlb rewrite "$2" "$3" ;;
         nfq-lb-mark) run_nfqlb mark "$2" "$3" ;;
+        nfq-lb-mark-v6) run_nfqlb mark "$2" "$3" v6 ;;
+        nfq-lb-mark-nodeport) run_nfqlb mark "$2" "$3" nodeport ;;
+        nfq-lb-mark-least-connections) run_nfqlb mark "$2" "$3" least-connections ;;
+        nfq-lb-mark-power-of-two) run_nfqlb mark "$2" "$3" power-of-two ;;
         c-reference) run_c_reference "$2" "$3" ;;
         *) die "unknown scenario $1" ;;
     esac

@@ -1,8 +1,9 @@
 /* loadgen: bounded short-connection TCP load generator for the nfq-lb benchmark.
  *
  * usage: loadgen [-c THREADS] [-n TOTAL] [-T MAXSEC] [-o SOCK_TIMEOUT_MS] [-F MAXFAIL] [-S SRC_IP] [-v] TARGET[,TARGET...]
- *        TARGET = IPv4:PORT; connection i goes to TARGET[i % count] (the `direct` scenario spreads
- *        its connections over the backends itself; a VIP scenario passes one target).
+ *        TARGET = IPv4:PORT or [IPv6]:PORT; connection i goes to TARGET[i % count] (the `direct`
+ *        scenario spreads its connections over the backends itself; a VIP scenario passes one
+ *        target). SRC_IP is of the targets' family.
  *
  * Each of THREADS threads takes connection numbers from a shared counter until TOTAL are taken
  * or MAXSEC has passed, and for each: socket(), connect() (blocking), send
@@ -10,7 +11,9 @@
  * backend pod's name) is counted in a per-backend histogram.
  *
  * Connect latency = connect() start -> connect() returned, i.e. SYN sent -> SYN-ACK received
- * (established on the client), in microseconds, over the successful connections.
+ * (established on the client), in microseconds, over the successful connections. Request
+ * latency = connect() start -> EOF of the response: what a slow backend costs the client shows
+ * here, not in the connect time (the kernel answers the SYN, whatever the server does).
  *
  * Client ports: no SO_LINGER, no SO_REUSEADDR, no fixed port: the kernel picks ephemeral ports
  * as for any client (-S binds the source address only, with IP_BIND_ADDRESS_NO_PORT, so the
@@ -26,7 +29,7 @@
  *
  * Output (one line, key=value, then the histogram):
  *   attempted= ok= fail= connect_fail= io_fail= elapsed_s= conn_per_s= p50_us= p90_us= p99_us= max_us=
- *   first_error= aborted= | name=count ...
+ *   req_p50_us= req_p99_us= req_max_us= first_error= aborted= | name=count ...
  * conn_per_s = ok / elapsed. Exit status 0 if every attempted connection succeeded, 1 otherwise.
  */
 #define _GNU_SOURCE
@@ -49,13 +52,16 @@
 #define MAXNAMES 16
 #define MAXTARGETS 16
 
-static struct sockaddr_in targets[MAXTARGETS];
+static struct sockaddr_storage targets[MAXTARGETS];
+static socklen_t target_len[MAXTARGETS];
+static int family = AF_UNSPEC;
 static int ntargets;
 static long total = 10000;
 static double maxsec = 60;
 static int sock_timeout_ms = 3000;
 static int verbose;
-static struct in_addr src_addr;
+static struct sockaddr_storage src_addr;
+static socklen_t src_len;
 static int have_src;
 static atomic_long next_idx, failures;
 static long maxfail;
@@ -65,6 +71,7 @@ struct tstate {
     pthread_t th;
     long ok, connect_fail, io_fail, attempted;
     uint32_t *lat;            /* connect latencies (us) of successful connections */
+    uint32_t *rlat;           /* request latencies (us), same connections */
     long nlat, caplat;
     char names[MAXNAMES][32];
     long hits[MAXNAMES];
@@ -79,18 +86,30 @@ static double now(void) {
     return t.tv_sec + t.tv_nsec / 1e9;
 }
 
-static int parse_target(const char *s, struct sockaddr_in *out) {
-    char buf[64];
+/* "IPv4:PORT" or "[IPv6]:PORT" (a bare IPv6 address: the text after the last colon is the port) */
+static int parse_target(const char *s, struct sockaddr_storage *out, socklen_t *len) {
+    char buf[80];
     snprintf(buf, sizeof buf, "%s", s);
     char *colon = strrchr(buf, ':');
     if (!colon) return -1;
     *colon = 0;
-    memset(out, 0, sizeof *out);
-    out->sin_family = AF_INET;
     int port = atoi(colon + 1);
     if (port <= 0 || port > 65535) return -1;
-    out->sin_port = htons(port);
-    return inet_pton(AF_INET, buf, &out->sin_addr) == 1 ? 0 : -1;
+    char *host = buf;
+    size_t hl = strlen(host);
+    if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') { host[hl - 1] = 0; host++; }
+    memset(out, 0, sizeof *out);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)out;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)out;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET; v4->sin_port = htons(port); *len = sizeof *v4;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6; v6->sin6_port = htons(port); *len = sizeof *v6;
+        return 0;
+    }
+    return -1;
 }
 
 static void record_name(struct tstate *st, const char *name) {
@@ -110,16 +129,15 @@ static void *worker(void *arg) {
         long i = atomic_fetch_add(&next_idx, 1);
         if (i >= total || now() >= t_deadline || (maxfail && atomic_load(&failures) >= maxfail)) break;
         st->attempted++;
-        const struct sockaddr_in *dst = &targets[i % ntargets];
-        int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        const struct sockaddr_storage *dst = &targets[i % ntargets];
+        int s = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (s < 0) { st->connect_fail++; atomic_fetch_add(&failures, 1); if (!st->first_errno) st->first_errno = errno; continue; }
         setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
         setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);   /* also bounds a blocking connect() */
         if (have_src) {
             int one = 1;
             setsockopt(s, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-            struct sockaddr_in b = { .sin_family = AF_INET, .sin_addr = src_addr };
-            if (bind(s, (struct sockaddr *)&b, sizeof b) < 0) {
+            if (bind(s, (const struct sockaddr *)&src_addr, src_len) < 0) {
                 if (!st->first_errno) st->first_errno = errno;
                 st->connect_fail++;
                 atomic_fetch_add(&failures, 1);
@@ -128,7 +146,7 @@ static void *worker(void *arg) {
             }
         }
         double c0 = now();
-        if (connect(s, (const struct sockaddr *)dst, sizeof *dst) < 0) {
+        if (connect(s, (const struct sockaddr *)dst, target_len[i % ntargets]) < 0) {
             if (!st->first_errno) st->first_errno = errno;
             if (verbose) perror("connect");
             st->connect_fail++;
@@ -156,6 +174,7 @@ static void *worker(void *arg) {
             if (r < 0) { if (errno == EINTR) continue; break; }
             if (p == buf + n) n += r;
         }
+        double c2 = now();
         if (!eof && !st->first_errno) st->first_errno = errno;
         close(s);
         buf[n] = 0;
@@ -173,9 +192,11 @@ static void *worker(void *arg) {
         if (st->nlat == st->caplat) {
             st->caplat = st->caplat ? st->caplat * 2 : 4096;
             st->lat = realloc(st->lat, st->caplat * sizeof *st->lat);
-            if (!st->lat) { perror("realloc"); exit(2); }
+            st->rlat = realloc(st->rlat, st->caplat * sizeof *st->rlat);
+            if (!st->lat || !st->rlat) { perror("realloc"); exit(2); }
         }
-        double us = (c1 - c0) * 1e6;
+        double us = (c1 - c0) * 1e6, rus = (c2 - c0) * 1e6;
+        st->rlat[st->nlat] = rus > 4e9 ? 4000000000u : (uint32_t)rus;
         st->lat[st->nlat++] = us > 4e9 ? 4000000000u : (uint32_t)us;
         st->ok++;
     }
@@ -197,10 +218,16 @@ static uint32_t pct(const uint32_t *v, long n, double p) {
 int main(int argc, char **argv) {
     int threads = 4, o;
     while ((o = getopt(argc, argv, "c:n:T:o:F:S:vh")) != -1) switch (o) {
-        case 'S':
-            if (inet_pton(AF_INET, optarg, &src_addr) != 1) { fprintf(stderr, "%s: bad -S address '%s'\n", argv[0], optarg); return 2; }
+        case 'S': {
+            struct sockaddr_in *v4 = (struct sockaddr_in *)&src_addr;
+            struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&src_addr;
+            memset(&src_addr, 0, sizeof src_addr);
+            if (inet_pton(AF_INET, optarg, &v4->sin_addr) == 1) { v4->sin_family = AF_INET; src_len = sizeof *v4; }
+            else if (inet_pton(AF_INET6, optarg, &v6->sin6_addr) == 1) { v6->sin6_family = AF_INET6; src_len = sizeof *v6; }
+            else { fprintf(stderr, "%s: bad -S address '%s'\n", argv[0], optarg); return 2; }
             have_src = 1;
             break;
+        }
         case 'F': maxfail = atol(optarg); break;
         case 'c': threads = atoi(optarg); break;
         case 'n': total = atol(optarg); break;
@@ -218,11 +245,20 @@ int main(int argc, char **argv) {
     char list[1024];
     snprintf(list, sizeof list, "%s", argv[optind]);
     for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        if (ntargets == MAXTARGETS || parse_target(t, &targets[ntargets]) < 0) {
-            fprintf(stderr, "%s: bad target '%s' (IPv4:PORT, at most %d)\n", argv[0], t, MAXTARGETS);
+        if (ntargets == MAXTARGETS || parse_target(t, &targets[ntargets], &target_len[ntargets]) < 0) {
+            fprintf(stderr, "%s: bad target '%s' (IPv4:PORT or [IPv6]:PORT, at most %d)\n", argv[0], t, MAXTARGETS);
             return 2;
         }
+        if (family != AF_UNSPEC && targets[ntargets].ss_family != family) {
+            fprintf(stderr, "%s: targets of both families in one run\n", argv[0]);
+            return 2;
+        }
+        family = targets[ntargets].ss_family;
         ntargets++;
+    }
+    if (have_src && src_addr.ss_family != family) {
+        fprintf(stderr, "%s: -S address of another family than the targets\n", argv[0]);
+        return 2;
     }
     struct tstate *ts = calloc(threads, sizeof *ts);
     t_start = now();
@@ -251,17 +287,20 @@ int main(int argc, char **argv) {
             hits[j] += ts[i].hits[k];
         }
     }
-    uint32_t *all = malloc((nlat ? nlat : 1) * sizeof *all);
+    uint32_t *all = malloc((nlat ? nlat : 1) * sizeof *all), *rall = malloc((nlat ? nlat : 1) * sizeof *rall);
     long m = 0;
     for (int i = 0; i < threads; i++) {
         memcpy(all + m, ts[i].lat, ts[i].nlat * sizeof *all);
+        memcpy(rall + m, ts[i].rlat, ts[i].nlat * sizeof *rall);
         m += ts[i].nlat;
     }
     qsort(all, nlat, sizeof *all, cmp_u32);
+    qsort(rall, nlat, sizeof *rall, cmp_u32);
     printf("attempted=%ld ok=%ld fail=%ld connect_fail=%ld io_fail=%ld elapsed_s=%.4f conn_per_s=%.0f "
-           "p50_us=%u p90_us=%u p99_us=%u max_us=%u first_error=%s aborted=%d |",
+           "p50_us=%u p90_us=%u p99_us=%u max_us=%u req_p50_us=%u req_p99_us=%u req_max_us=%u first_error=%s aborted=%d |",
            att, ok, cf + iof, cf, iof, elapsed, elapsed > 0 ? ok / elapsed : 0.0,
            pct(all, nlat, 50), pct(all, nlat, 90), pct(all, nlat, 99), nlat ? all[nlat - 1] : 0,
+           pct(rall, nlat, 50), pct(rall, nlat, 99), nlat ? rall[nlat - 1] : 0,
            first_errno ? strerrorname_np(first_errno) : "none",
            (att < total && (elapsed >= maxsec || (maxfail && cf + iof >= maxfail))) ? 1 : 0);
     for (int k = 0; k < nn; k++) printf(" %s=%ld", names[k], hits[k]);

@@ -8,6 +8,9 @@
  * SOCK_RAW, IPPROTO_RAW): we build the IPv4 and TCP headers; the kernel fills in the IP header
  * checksum and total length, we compute the TCP checksum). The SYN carries the options of a
  * Linux SYN (MSS 1460, SACK permitted, timestamps, window scale 7): 60 bytes on the wire.
+ * IPv6 (SRC_IP and DST_IP IPv6 addresses): socket(AF_INET6, SOCK_RAW, IPPROTO_TCP) bound to
+ * SRC_IP, we build the TCP header only and the kernel the IPv6 header and, with IPV6_CHECKSUM,
+ * the TCP checksum: 80 bytes on the wire.
  * A send that fails with ENOBUFS/EAGAIN is retried (bounded by MAXSEC), so exactly COUNT
  * leave (or the program says how many did not).
  *
@@ -129,13 +132,23 @@ int main(int argc, char **argv) {
             return 2;
     }
     struct in_addr sa, da;
-    if (!src || !dst || inet_pton(AF_INET, src, &sa) != 1 || inet_pton(AF_INET, dst, &da) != 1 || dport < 1 || dport > 65535 ||
+    struct in6_addr sa6, da6;
+    int v6 = src && dst && inet_pton(AF_INET6, src, &sa6) == 1 && inet_pton(AF_INET6, dst, &da6) == 1;
+    if (!src || !dst || (!v6 && (inet_pton(AF_INET, src, &sa) != 1 || inet_pton(AF_INET, dst, &da) != 1)) || dport < 1 || dport > 65535 ||
         count < 1 || first < 1 || first + count > 65536 || maxsec <= 0 || maxsec > 600 || waitsec <= 0 || waitsec > 600) {
         fprintf(stderr, "%s: bad arguments (need -s -d -p -k; FIRST_SPORT + COUNT <= 65536; 0 < MAXSEC, WAIT_SEC <= 600)\n", argv[0]);
         return 2;
     }
-    int s = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);   /* IPPROTO_RAW implies IP_HDRINCL */
-    if (s < 0) { perror("socket(AF_INET, SOCK_RAW, IPPROTO_RAW)"); return 1; }
+    int s = v6 ? socket(AF_INET6, SOCK_RAW, IPPROTO_TCP)
+               : socket(AF_INET, SOCK_RAW, IPPROTO_RAW);   /* IPPROTO_RAW implies IP_HDRINCL */
+    if (s < 0) { perror(v6 ? "socket(AF_INET6, SOCK_RAW, IPPROTO_TCP)" : "socket(AF_INET, SOCK_RAW, IPPROTO_RAW)"); return 1; }
+    struct sockaddr_in6 to6 = { .sin6_family = AF_INET6, .sin6_addr = da6 };
+    if (v6) {
+        int off = 16;   /* the kernel computes the TCP checksum (pseudo-header included) */
+        struct sockaddr_in6 from6 = { .sin6_family = AF_INET6, .sin6_addr = sa6 };
+        if (setsockopt(s, IPPROTO_IPV6, IPV6_CHECKSUM, &off, sizeof off) < 0) { perror("IPV6_CHECKSUM"); return 1; }
+        if (bind(s, (struct sockaddr *)&from6, sizeof from6) < 0) { perror("bind"); return 1; }
+    }
     int sndbuf = 4 << 20;
     setsockopt(s, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof sndbuf);
 
@@ -186,13 +199,17 @@ int main(int argc, char **argv) {
         memcpy(t + 4, &nseq, 4);
         memcpy(t + 28, &ts, 4);                    /* TSval */
         t[16] = t[17] = 0;
-        uint32_t sum = base;
-        const uint16_t *tw = (const uint16_t *)t;
-        for (int i = 0; i < 20; i++) sum += tw[i];
-        uint16_t c = (uint16_t)~csum_fold(sum);
-        memcpy(t + 16, &c, 2);
-        ssize_t r = sendto(s, pkt, sizeof pkt, 0, (struct sockaddr *)&to, sizeof to);
-        if (r == (ssize_t)sizeof pkt) { sent++; continue; }
+        if (!v6) {   /* IPv6: the kernel fills the checksum in (IPV6_CHECKSUM) */
+            uint32_t sum = base;
+            const uint16_t *tw = (const uint16_t *)t;
+            for (int i = 0; i < 20; i++) sum += tw[i];
+            uint16_t c = (uint16_t)~csum_fold(sum);
+            memcpy(t + 16, &c, 2);
+        }
+        ssize_t want = v6 ? 40 : (ssize_t)sizeof pkt;
+        ssize_t r = v6 ? sendto(s, t, 40, 0, (struct sockaddr *)&to6, sizeof to6)
+                       : sendto(s, pkt, sizeof pkt, 0, (struct sockaddr *)&to, sizeof to);
+        if (r == want) { sent++; continue; }
         if (r < 0 && (errno == ENOBUFS || errno == EAGAIN || errno == EINTR)) { retries++; usleep(50); continue; }
         send_errno = errno;
         break;
