@@ -34,6 +34,12 @@ public struct Service: Hashable, Sendable, CustomStringConvertible {
     /// endpoint left is dropped (kube-proxy's "has no local endpoints" rule) rather than
     /// rejected, so a load balancer's health check, not a reset, takes the node out.
     public var dropsWithoutEndpoints = false
+    /// `internalTrafficPolicy: Local` on a cluster IP: its endpoints are this node's only
+    /// (`EndpointCategories.local`). Shown by `status`; the packet path never reads it.
+    public var internalTrafficPolicyLocal = false
+    /// The topology hints narrowing the endpoints (`EndpointCategories.topology`). Shown by
+    /// `status`; the packet path never reads it.
+    public var topology: TopologyMode = .none
 
     public init(name: String, vip: IPAddress, port: UInt16, proto: IPProtocolNumber = .tcp,
                 strategy: String = "random", strategyOptions: StrategyOptions = [:],

@@ -31,6 +31,11 @@ struct CheckConfigCommand: ParsableCommand {
         let endpoints = configured.reduce(0) { $0 + $1.service.endpoints.count }
         let derived = config.services.count - configured.count
         let extra = derived == 0 ? "" : " (+\(derived) node port or external addresses)"
-        print("\(file): OK: \(configured.count) services\(extra), \(endpoints) endpoints, tcpMode \(config.tcpMode.rawValue), queues \(config.queues.lowerBound):\(config.queues.upperBound)")
+        // Traffic policies change which endpoints a service has: say so, or the count surprises.
+        let localPolicy = configured.filter { $0.service.internalTrafficPolicyLocal }.count
+        let zoned = configured.filter { $0.service.topology != .none }.count
+        var policies = localPolicy == 0 ? "" : ", \(localPolicy) with internalTrafficPolicy Local (node \(config.nodeName ?? "unnamed"))"
+        if zoned > 0 { policies += ", \(zoned) narrowed by zone hints (zone \(config.zone ?? ""))" }
+        print("\(file): OK: \(configured.count) services\(extra), \(endpoints) endpoints\(policies), tcpMode \(config.tcpMode.rawValue), queues \(config.queues.lowerBound):\(config.queues.upperBound)")
     }
 }

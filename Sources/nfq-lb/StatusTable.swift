@@ -12,6 +12,8 @@ enum StatusTable {
             if let affinity = service.sessionAffinitySeconds { strategy += " affinity=\(affinity)s" }
             if service.masquerade { strategy += " masq" }
             if service.answersPing { strategy += " ping" }
+            if service.internalTrafficPolicyLocal == true { strategy += " itp-local" }
+            if service.topology != nil { strategy += " topology" }
             if let source = service.source { strategy += "  (\(source))" }
             // A node port answers on every node address: shown as `*:PORT nodePort`.
             let address = service.kind == "nodePort" ? "*:\(service.port)" : "\(service.vip):\(service.port)"

@@ -38,7 +38,7 @@ struct CheckConfigTests {
         "FILE:9: services[0].endpointRemoval: must be one of drain, reset; got 'later'",
         "FILE:11: services[0].endpoints[0].port: is required",
         "FILE:12: services[0].endpoints[1].weight: must be an integer; got 'heavy'",
-        "FILE:13: services[0].endpoints[2].wieght: unknown field; known: address, port, weight, ready, serving, terminating, node, local",
+        "FILE:13: services[0].endpoints[2].wieght: unknown field; known: address, port, weight, ready, serving, terminating, node, local, zone, forZones",
         "FILE:17: services[1].protocol: must be tcp or udp; got 'sctp'",
         "FILE:19: services[1].endpoints[0].address: fd00::1 is IPv6 but the VIP 10.96.0.53 is IPv4: a VIP's endpoints must be of its family (a dual-stack service is one service per family)",
     ]

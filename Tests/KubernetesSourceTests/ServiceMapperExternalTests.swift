@@ -41,6 +41,24 @@ import Testing
         #expect(mapper.map(object, slices: slices).services.first?.service.endpoints.count == 2)
     }
 
+    @Test func internalTrafficPolicyLocalNarrowsTheClusterIPAndDropsWhileTheNodePortKeepsEveryEndpoint() {
+        let object = Make.service("web", ports: ports) { spec in
+            spec.type = "NodePort"
+            spec.internalTrafficPolicy = "Local"
+        }
+        let mapped = mapper.map(object, slices: slices).services.first
+        #expect(mapped?.service.endpoints.map(\.address.description) == ["10.244.1.2"])
+        #expect(mapped?.service.internalTrafficPolicyLocal == true)
+        #expect(mapped?.service.dropsWithoutEndpoints == true)
+        // externalTrafficPolicy Cluster: the node port gets the Cluster-policy endpoints.
+        #expect(mapped?.external?.clusterEndpoints?.map(\.address.description) == ["10.244.1.2", "10.244.2.2"])
+        let elsewhere = ServiceMapper(settings: MappingSettings(nodeName: "node9")).map(object, slices: slices).services.first?.service
+        #expect(elsewhere?.endpoints == [])
+        #expect(elsewhere?.dropsWithoutEndpoints == true, "endpoints elsewhere but none here: kube-proxy drops")
+        let empty = mapper.map(object, slices: []).services.first?.service
+        #expect(empty?.dropsWithoutEndpoints == false, "no endpoints at all: rejected like any service")
+    }
+
     @Test func externalIPsApplyToAnyTypeAndIngressIPsOnlyToLoadBalancers() {
         var object = Make.service("web", ports: ports) { $0.externalIPs = ["192.168.70.20"] }
         object.status = KubernetesService.Status(loadBalancer: .init(ingress: [.init(ip: "192.168.70.10", hostname: nil)]))

@@ -92,7 +92,7 @@ import Testing
         #expect(issues(text) == [
             "nfq-lb.yaml:7: services[0].strategy: unknown 'maglv' (known: least-connections, maglev, power-of-two, random, round-robin, source-hash, weighted-round-robin)",
             "nfq-lb.yaml:9: services[0].endpoints[0].address: not an IP address; got '10.244.1.300'",
-            "nfq-lb.yaml:13: services[1].sesionAffinity: unknown field; known: name, vip, port, protocol, strategy, strategyOptions, sessionAffinity, masquerade, answerPing, endpointRemoval, healthCheck, endpoints, nodePort, externalIPs, loadBalancerIPs, loadBalancerSourceRanges, externalTrafficPolicy, healthCheckNodePort",
+            "nfq-lb.yaml:13: services[1].sesionAffinity: unknown field; known: name, vip, port, protocol, strategy, strategyOptions, sessionAffinity, masquerade, answerPing, endpointRemoval, healthCheck, endpoints, nodePort, externalIPs, loadBalancerIPs, loadBalancerSourceRanges, externalTrafficPolicy, healthCheckNodePort, internalTrafficPolicy, trafficDistribution",
             "nfq-lb.yaml:15: services[2].vip: 192.168.1.1 is outside serviceCIDRs (10.96.0.0/12): the hooks would never queue it",
             "nfq-lb.yaml:16: services[2].port: must be between 1 and 65535; got 70000",
         ])

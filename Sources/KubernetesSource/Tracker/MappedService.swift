@@ -43,6 +43,10 @@ public struct MappedService: Sendable, Equatable {
         public var healthCheckNodePort: UInt16?
         /// The endpoints on this node (EndpointSlice `nodeName`): with policy Local, the only ones.
         public var localEndpoints: [Endpoint] = []
+        /// With `internalTrafficPolicy: Local` and `externalTrafficPolicy: Cluster`: the
+        /// `Cluster`-policy endpoints (the cluster IP has this node's only), and their hints.
+        public var clusterEndpoints: [Endpoint]?
+        public var clusterTopology: TopologyMode = .none
 
         public init() {}
     }

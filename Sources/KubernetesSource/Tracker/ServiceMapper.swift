@@ -93,12 +93,19 @@ public struct ServiceMapper: Sendable {
             guard let number = UInt16(exactly: port.port), number > 0 else { continue }
             let portName = port.name ?? ""
             for vip in vips {
-                let endpoints = self.endpoints(for: port, proto: proto, family: vip.isIPv4 ? "IPv4" : "IPv6", slices: slices, localOnly: localOnly)
+                let categories = self.endpoints(for: port, proto: proto, family: vip.isIPv4 ? "IPv4" : "IPv6", slices: slices)
                 let label = portName.isEmpty ? "\(port.port)" : portName
-                let service = Service(name: "\(owner):\(label)", vip: vip, port: number, proto: proto,
+                var service = Service(name: "\(owner):\(label)", vip: vip, port: number, proto: proto,
                                       strategy: annotations.strategy, strategyOptions: annotations.strategyOptions,
                                       sessionAffinity: affinity, masquerade: annotations.masquerade,
-                                      answersPing: annotations.answerPing && vip.isIPv4, endpoints: endpoints)
+                                      answersPing: annotations.answerPing && vip.isIPv4, endpoints: categories.endpoints(localPolicy: localOnly))
+                if localOnly {
+                    // kube-proxy: endpoints elsewhere but none here drop; none at all reject.
+                    service.internalTrafficPolicyLocal = true
+                    service.dropsWithoutEndpoints = categories.hasUsableEndpoints
+                } else {
+                    service.topology = categories.topology
+                }
                 var mapped = MappedService(owner: owner, service: service, endpointRemoval: annotations.endpointRemoval,
                                            healthCheck: annotations.healthCheck)
                 if var access = external {
@@ -106,12 +113,13 @@ public struct ServiceMapper: Sendable {
                     access.nodePort = hasNodePorts ? port.nodePort.flatMap { UInt16(exactly: $0) }.flatMap { $0 > 0 ? $0 : nil } : nil
                     access.externalIPs = access.externalIPs.filter { $0.isIPv4 == vip.isIPv4 }
                     access.loadBalancerIPs = access.loadBalancerIPs.filter { $0.isIPv4 == vip.isIPv4 }
+                    // External addresses follow externalTrafficPolicy, the cluster IP
+                    // internalTrafficPolicy (kube-proxy's two policy chains).
                     if access.trafficPolicyLocal {
-                        // Local external traffic ignores internalTrafficPolicy and topology: its
-                        // endpoints are this node's, from every endpoint of the port.
-                        let all = localOnly ? endpoints : self.endpoints(for: port, proto: proto, family: vip.isIPv4 ? "IPv4" : "IPv6",
-                                                                          slices: slices, localOnly: true)
-                        access.localEndpoints = all
+                        access.localEndpoints = categories.local
+                    } else if localOnly {
+                        access.clusterEndpoints = categories.cluster
+                        access.clusterTopology = categories.topology
                     }
                     if access.nodePort != nil || !access.externalIPs.isEmpty || !access.loadBalancerIPs.isEmpty {
                         mapped.external = access
@@ -148,14 +156,11 @@ public struct ServiceMapper: Sendable {
 
     /// The endpoints of one service port: from every slice of the address family, the slice
     /// port of the same name (kube-proxy's rule; failing that, the one named by a named
-    /// `targetPort`), each address once (a ready copy wins over a not-ready one); with
-    /// `Cluster` policy, narrowed to this node's or zone's ready endpoints when the slices'
-    /// hints say so (`TopologyMode`).
+    /// `targetPort`), each address once (a ready copy wins over a not-ready one), sorted into
+    /// the `Cluster` and `Local` policy lists by kube-proxy's rule (`EndpointCategories`).
     func endpoints(for port: KubernetesService.Port, proto: IPProtocolNumber, family: String,
-                   slices: [EndpointSlice], localOnly: Bool) -> [Endpoint] {
-        var order: [EndpointKey] = []
-        var byKey: [EndpointKey: Endpoint] = [:]
-        var hints: [EndpointKey: HintedEndpoint] = [:]
+                   slices: [EndpointSlice]) -> EndpointCategories {
+        var byKey: [EndpointKey: PlacedEndpoint] = [:]
         let wanted = port.name ?? ""
         for slice in slices where slice.addressType == family {
             let candidates = (slice.ports ?? []).filter { ($0.protocol ?? "TCP").uppercased() == proto.kubernetesName }
@@ -166,34 +171,17 @@ public struct ServiceMapper: Sendable {
             guard let slicePort = match?.port, let number = UInt16(exactly: slicePort), number > 0 else { continue }
             for item in slice.endpoints ?? [] {
                 guard let first = item.addresses.first, let address = IPAddress(first) else { continue }
-                if localOnly, item.nodeName != settings.nodeName { continue }
                 let conditions = EndpointConditions(ready: item.conditions?.ready ?? true,
                                                     serving: item.conditions?.serving ?? true,
                                                     terminating: item.conditions?.terminating ?? false)
                 let endpoint = Endpoint(address: address, port: number, conditions: conditions)
-                if let existing = byKey[endpoint.key] {
-                    if !existing.conditions.ready, conditions.ready {
-                        byKey[endpoint.key] = endpoint
-                        hints[endpoint.key] = HintedEndpoint(item)
-                    }
-                    continue
-                }
-                order.append(endpoint.key)
-                byKey[endpoint.key] = endpoint
-                hints[endpoint.key] = HintedEndpoint(item)
+                if let existing = byKey[endpoint.key], existing.endpoint.conditions.ready || !conditions.ready { continue }
+                byKey[endpoint.key] = PlacedEndpoint(endpoint, item, nodeName: settings.nodeName)
             }
         }
         // In address order, not slice order: an endpoint moving between slices changes nothing.
-        order.sort { ($0.address, $0.port) < ($1.address, $1.port) }
-        // Topology applies to Cluster-policy endpoints only (kube-proxy ignores hints for Local).
-        if !localOnly {
-            let hinted = order.map { hints[$0]! }
-            let mode = TopologyMode.from(hinted, nodeName: settings.nodeName, zone: settings.zone)
-            if mode != .none {
-                order = order.filter { mode.admits(hints[$0]!, nodeName: settings.nodeName, zone: settings.zone) }
-            }
-        }
-        return order.map { byKey[$0]! }
+        let placed = byKey.values.sorted { ($0.endpoint.address, $0.endpoint.port) < ($1.endpoint.address, $1.endpoint.port) }
+        return EndpointCategories(placed, nodeName: settings.nodeName, zone: settings.zone)
     }
 }
 

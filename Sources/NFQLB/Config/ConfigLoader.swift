@@ -75,10 +75,10 @@ struct ConfigReader {
 
     static let topLevelKeys = ["queues", "serviceCIDRs", "tcpMode", "queue", "malformedPackets", "marks", "conntrack",
                                "masqueradeAddress", "pickCacheMilliseconds", "metrics", "include", "services", "kubernetes",
-                               "nodeName", "nodePortRange", "nodePortAddresses", "externalCIDRs"]
+                               "nodeName", "nodePortRange", "nodePortAddresses", "externalCIDRs", "zone"]
     static let serviceKeys = ["name", "vip", "port", "protocol", "strategy", "strategyOptions", "sessionAffinity",
-                              "masquerade", "answerPing", "endpointRemoval", "healthCheck", "endpoints"] + Self.externalAccessKeys
-    static let endpointKeys = ["address", "port", "weight", "ready", "serving", "terminating", "node", "local"]
+                              "masquerade", "answerPing", "endpointRemoval", "healthCheck", "endpoints"] + Self.externalAccessKeys + Self.trafficPolicyKeys
+    static let endpointKeys = ["address", "port", "weight", "ready", "serving", "terminating", "node", "local"] + Self.endpointTopologyKeys
 
     mutating func report(_ node: Node?, _ field: String, _ message: String) {
         issues.append(ConfigIssue(file: file, line: node?.mark?.line ?? 0, field: field, message: message))
@@ -142,6 +142,8 @@ struct ConfigReader {
             readIncludes(includeNode, cidrs: cidrs, into: &services, paths: &included)
         }
         let access = readNodeAccess(top)
+        let zone = readZone(top)
+        services = applyTrafficPolicies(services, nodeName: access.nodeName, zone: zone)
         services = expandExternalAccess(services, access: access, cidrs: cidrs)
         checkUniqueness(services)
         checkEndpointIDSpace(services, marks: marks, mode: tcpMode, node: top["services"])
@@ -152,6 +154,7 @@ struct ConfigReader {
         config.activeFlowResyncMilliseconds = resync
         config.kubernetes = readKubernetes(top["kubernetes"])
         config.nodeName = access.nodeName
+        config.zone = zone
         config.nodePortRange = access.nodePortRange
         config.nodePortAddresses = access.nodePortAddresses
         config.externalCIDRs = access.externalCIDRs
@@ -360,7 +363,9 @@ struct ConfigReader {
                               strategyOptions: options, sessionAffinity: affinity, masquerade: masquerade,
                               answersPing: answersPing, endpoints: endpoints)
         var config = ServiceConfig(service: service, endpointRemoval: removal, healthCheck: health, line: node.mark?.line ?? 0)
-        config.external = readExternalAccess(fields, path: path)
+        let nodes = readEndpointNodes(fields, path: path)
+        config.external = readExternalAccess(fields, path: path, nodes: nodes)
+        config.trafficPolicy = readTrafficPolicy(fields, path: path, nodes: nodes)
         config.file = file
         config.path = path
         config.vipLine = fields["vip"]?.mark?.line ?? config.line

@@ -54,8 +54,9 @@ extension ConfigReader {
 
     /// A service's node port, external and load-balancer addresses, traffic policy and
     /// health-check node port, with the node of each endpoint; nil when it has none of them.
-    mutating func readExternalAccess(_ fields: Fields, path: String) -> ExternalAccess? {
+    mutating func readExternalAccess(_ fields: Fields, path: String, nodes: EndpointNodes) -> ExternalAccess? {
         var access = ExternalAccess()
+        access.endpointNodes = nodes
         if let node = fields["nodePort"] {
             access.nodePort = integer(node, "\(path).nodePort", in: 1...65535).map(UInt16.init)
             access.nodePortLine = node.mark?.line ?? 0
@@ -73,17 +74,22 @@ extension ConfigReader {
             access.healthCheckNodePort = integer(node, "\(path).healthCheckNodePort", in: 1...65535).map(UInt16.init)
             access.healthCheckNodePortLine = node.mark?.line ?? 0
         }
-        // The endpoints' `node` and `local` (their other fields are read by readEndpoints).
+        if access.isEmpty && access.trafficPolicy == .Cluster && access.loadBalancerSourceRanges.isEmpty { return nil }
+        return access
+    }
+
+    /// The endpoints' `node` and `local` (their other fields are read by readEndpoints).
+    mutating func readEndpointNodes(_ fields: Fields, path: String) -> EndpointNodes {
+        var nodes = EndpointNodes()
         for item in fields["endpoints"]?.sequence ?? [] {
             guard let endpoint = item.mapping,
                   let address = endpoint["address"]?.scalar.flatMap({ IPAddress($0.string) }),
                   let port = endpoint["port"]?.scalar.flatMap({ UInt16($0.string) }) else { continue }
             let key = EndpointKey(address: address, port: port)
-            if let node = endpoint["node"]?.scalar?.string { access.endpointNodes[key] = node }
-            if let local = endpoint["local"], boolean(local, "\(path).endpoints.local") == true { access.localEndpoints.insert(key) }
+            if let node = endpoint["node"]?.scalar?.string { nodes.nodes[key] = node }
+            if let local = endpoint["local"], boolean(local, "\(path).endpoints.local") == true { nodes.local.insert(key) }
         }
-        if access.isEmpty && access.trafficPolicy == .Cluster && access.loadBalancerSourceRanges.isEmpty { return nil }
-        return access
+        return nodes
     }
 
     /// Checks every service's external access against the node settings and adds the derived

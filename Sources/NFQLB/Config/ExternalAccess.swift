@@ -23,13 +23,15 @@ public struct ExternalAccess: Sendable, Equatable {
     public var loadBalancerSourceRanges: [IPPrefix] = []
     public var trafficPolicy: TrafficPolicy = .Cluster
     public var healthCheckNodePort: UInt16?
-    /// The node of each endpoint that names one (file `node:`, Kubernetes `nodeName`).
-    public var endpointNodes: [EndpointKey: String] = [:]
-    /// Endpoints the file marks `local: true`, whatever the node name.
-    public var localEndpoints: Set<EndpointKey> = []
+    /// Where the file says each endpoint runs (`node:`, `local: true`).
+    public var endpointNodes = EndpointNodes()
     /// When set (the Kubernetes source), the endpoints of policy `Local` entries, taken as they
     /// are: the node's own, not narrowed by topology or internalTrafficPolicy.
     public var localEndpointList: [Endpoint]?
+    /// When set (`internalTrafficPolicy: Local`, which gives the cluster IP this node's
+    /// endpoints only), the endpoints of policy `Cluster` entries, and the hints in force.
+    public var clusterEndpointList: [Endpoint]?
+    public var clusterTopology: TopologyMode = .none
     /// Lines of the fields, for errors found once the whole config is read.
     public var nodePortLine = 0
     public var externalIPsLine = 0
@@ -45,9 +47,7 @@ public struct ExternalAccess: Sendable, Equatable {
 
     /// Whether an endpoint runs on the node named `nodeName`.
     public func isLocal(_ endpoint: EndpointKey, nodeName: String?) -> Bool {
-        if localEndpoints.contains(endpoint) { return true }
-        guard let nodeName, let node = endpointNodes[endpoint] else { return false }
-        return node == nodeName
+        endpointNodes.isLocal(endpoint, nodeName: nodeName)
     }
 }
 
@@ -73,12 +73,20 @@ extension ServiceConfig {
             // Pings are answered for the cluster IP only: the hooks queue echo requests to the
             // service CIDRs, and a node port's or external IP's address is not the service's own.
             entry.service.answersPing = false
+            // External addresses follow externalTrafficPolicy, not internalTrafficPolicy.
+            entry.service.internalTrafficPolicyLocal = false
+            entry.service.dropsWithoutEndpoints = false
             if local {
                 entry.service.masquerade = service.masquerade
                 entry.service.dropsWithoutEndpoints = true
                 entry.service.endpoints = access.localEndpointList ?? service.endpoints.filter { access.isLocal($0.key, nodeName: nodeName) }
+                entry.service.topology = .none
             } else {
                 entry.service.masquerade = true
+                if let cluster = access.clusterEndpointList {
+                    entry.service.endpoints = cluster
+                    entry.service.topology = access.clusterTopology
+                }
             }
             if kind == .loadBalancerIP { entry.service.sourceRanges = access.loadBalancerSourceRanges }
             return entry

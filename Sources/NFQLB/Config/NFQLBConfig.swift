@@ -49,6 +49,8 @@ public struct NFQLBConfig: Sendable, Equatable {
     public var kubernetes: KubernetesSettings?
     /// This node's name: endpoints whose `node` is it are local (`externalTrafficPolicy: Local`).
     public var nodeName: String?
+    /// This node's zone (`topology.kubernetes.io/zone`): zone hints are matched against it.
+    public var zone: String?
     /// The ports the hooks queue for node ports (`--node-port-range`).
     public var nodePortRange: ClosedRange<UInt16> = 30000...32767
     /// Local addresses node ports answer on; empty: all but loopback.
@@ -121,6 +123,9 @@ public struct ServiceConfig: Sendable, Equatable {
     /// Node port, external and load-balancer addresses of the service (on its cluster-IP
     /// entry only; `expanded(nodeName:)` derives their entries).
     public var external: ExternalAccess?
+    /// `internalTrafficPolicy` and zone hints as read; `ConfigReader.applyTrafficPolicies`
+    /// has already put them in force in `service.endpoints`.
+    public var trafficPolicy: TrafficPolicySettings?
     /// The field that gives this entry its address and port, for duplicate errors: `vip` for
     /// a cluster IP, `nodePort` or `externalIPs[0]` for a derived entry.
     public var keyField = "vip"

@@ -93,6 +93,8 @@ extension NFQLBDaemon {
                     strategy: service.strategy, sessionAffinitySeconds: service.sessionAffinity?.timeoutSeconds,
                     masquerade: service.masquerade, answersPing: service.answersPing, usesTerminatingEndpoints: balancer.usesTerminatingEndpoints,
                     source: origins[service.key], kind: service.kind == .clusterIP ? nil : service.kind.rawValue,
+                    internalTrafficPolicyLocal: service.internalTrafficPolicyLocal ? true : nil,
+                    topology: service.topology == .none ? nil : service.topology.rawValue,
                     endpoints: service.endpoints.map { endpoint in
                         let counter = flows.counts(key: endpoint.key, proto: service.proto)
                         let health = healthByEndpoint[endpoint.key]
@@ -131,6 +133,11 @@ public struct StatusReport: Codable, Sendable {
         public var source: String?
         /// `nodePort`, `externalIP` or `loadBalancerIP`; nil for a cluster IP.
         public var kind: String?
+        /// `internalTrafficPolicy: Local`: this node's endpoints only (nil when not).
+        public var internalTrafficPolicyLocal: Bool?
+        /// The topology hints narrowing the endpoints (`PreferSameZone`, `PreferSameNode`);
+        /// nil when none are in force.
+        public var topology: String?
         public var endpoints: [EndpointStatus]
     }
 

@@ -13,6 +13,8 @@ extension StatusReport {
                     strategy: service.strategy, sessionAffinitySeconds: service.sessionAffinity?.timeoutSeconds, masquerade: service.masquerade,
                     answersPing: service.answersPing, usesTerminatingEndpoints: false, source: entry.origin,
                     kind: service.kind == .clusterIP ? nil : service.kind.rawValue,
+                    internalTrafficPolicyLocal: service.internalTrafficPolicyLocal ? true : nil,
+                    topology: service.topology == .none ? nil : service.topology.rawValue,
                     endpoints: service.endpoints.map {
                         EndpointStatus(address: $0.address.description, port: $0.port, weight: $0.weight, ready: $0.conditions.ready,
                                        serving: $0.conditions.serving, terminating: $0.conditions.terminating, takesNewFlows: $0.conditions.ready && $0.weight > 0,

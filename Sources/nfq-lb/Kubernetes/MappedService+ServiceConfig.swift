@@ -21,6 +21,8 @@ extension ServiceConfig {
             access.trafficPolicy = external.trafficPolicyLocal ? .Local : .Cluster
             access.healthCheckNodePort = external.healthCheckNodePort
             access.localEndpointList = external.trafficPolicyLocal ? external.localEndpoints : nil
+            access.clusterEndpointList = external.clusterEndpoints
+            access.clusterTopology = external.clusterTopology
             self.external = access
         }
     }

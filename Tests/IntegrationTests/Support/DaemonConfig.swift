@@ -10,6 +10,8 @@ struct EndpointSpec: Sendable {
     var terminating: Bool?
     /// The endpoint's node (`node:`), for externalTrafficPolicy Local.
     var node: String?
+    /// More fields of the endpoint, as written (`zone: zone-a`).
+    var extraFields: [String] = []
 
     /// The endpoint of `pod` (its cluster address) on `port`.
     static func pod(_ pod: String, port: Int, weight: Int? = nil, ready: Bool? = nil) -> EndpointSpec {
@@ -132,6 +134,7 @@ struct DaemonConfig: Sendable {
                     if let serving = endpoint.serving { fields.append("serving: \(serving)") }
                     if let terminating = endpoint.terminating { fields.append("terminating: \(terminating)") }
                     if let node = endpoint.node { fields.append("node: \(node)") }
+                    fields += endpoint.extraFields
                     lines.append("      - {\(fields.joined(separator: ", "))}")
                 }
             }
